@@ -1,0 +1,15 @@
+"""The emulated resource providers, one module each: `register(router)` adds its routes,
+`seed(world)` creates what the scenario says already exists."""
+
+from __future__ import annotations
+
+from plmigrate.sandbox.providers import (
+    authorization,
+    network,
+    privatedns,
+    recoveryservices,
+    resources,
+    storage,
+)
+
+ALL = (resources, network, privatedns, storage, recoveryservices, authorization)

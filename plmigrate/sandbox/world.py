@@ -1,0 +1,151 @@
+"""The sandbox's state: every emulated resource, keyed by its case-insensitive ARM ID.
+
+Resources are stored exactly as ARM returns them (`id`, `name`, `type`, `location`, `properties`,
+...). What ARM keeps but never shows (who may approve connections on an account, when an identity
+was created) lives in `meta`, keyed the same way. Provider modules share this one store, so a
+private endpoint can reach the storage account it connects to, and the DNS server can read zones.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from plmigrate.sandbox.arm import not_found, parse_resource_id
+from plmigrate.sandbox.scenario import Scenario
+
+
+def key(resource_id: str) -> str:
+    return resource_id.rstrip("/").lower()
+
+
+class World:
+    """All emulated state, guarded by one re-entrant lock (handlers are short; ARM is the slow part)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.lock = threading.RLock()
+        self.scenario = scenario
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.calls: Counter[tuple[str, str, int]] = Counter()
+        self.counters: Counter[str] = Counter()
+        # Conditional forwarders on the on-prem DNS server: public zone -> VNet ID of the forwarder.
+        self.dns_forwarders: dict[str, str] = {}
+        # DNS names answered with a fixed stale IP (a fault), name -> IP.
+        self.dns_stale: dict[str, str] = {}
+        self.dns_faults: dict[str, str] = {}  # name or "*" -> "timeout" | "servfail"
+
+    # -- resources ---------------------------------------------------------------------------
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            found = self.resources.get(key(resource_id))
+            return copy.deepcopy(found) if found is not None else None
+
+    def require(self, resource_id: str) -> dict[str, Any]:
+        found = self.get(resource_id)
+        if found is None:
+            raise not_found(resource_id)
+        return found
+
+    def exists(self, resource_id: str) -> bool:
+        with self.lock:
+            return key(resource_id) in self.resources
+
+    def put(self, resource: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.resources[key(resource["id"])] = copy.deepcopy(resource)
+            return copy.deepcopy(resource)
+
+    def delete(self, resource_id: str) -> dict[str, Any] | None:
+        """Remove a resource and everything nested under it; return what was removed."""
+        with self.lock:
+            k = key(resource_id)
+            removed = self.resources.pop(k, None)
+            for child in [c for c in self.resources if c.startswith(k + "/")]:
+                del self.resources[child]
+            self.meta.pop(k, None)
+            return removed
+
+    def children(self, parent_id: str, child_type: str) -> list[dict[str, Any]]:
+        """Direct children `{parent_id}/{child_type}/{name}` (child_type may hold `providers/...`)."""
+        prefix = key(parent_id) + "/" + child_type.lower().strip("/") + "/"
+        with self.lock:
+            return [
+                copy.deepcopy(r)
+                for k, r in sorted(self.resources.items())
+                if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            ]
+
+    def by_type(self, resource_type: str, scope: str = "") -> list[dict[str, Any]]:
+        """Every resource of a type (e.g. `Microsoft.Network/privateDnsZones`) under a scope prefix."""
+        want = resource_type.lower()
+        prefix = key(scope) if scope else ""
+        with self.lock:
+            return [
+                copy.deepcopy(r)
+                for k, r in sorted(self.resources.items())
+                if k.startswith(prefix) and parse_resource_id(k).get("type", "").lower() == want
+            ]
+
+    def meta_of(self, resource_id: str) -> dict[str, Any]:
+        """Mutable hidden facts about a resource (created on first use)."""
+        with self.lock:
+            return self.meta.setdefault(key(resource_id), {})
+
+    # -- identities and counters -------------------------------------------------------------
+    def new_guid(self) -> str:
+        return str(uuid.uuid4())
+
+    def next_number(self, name: str, start: int = 1) -> int:
+        with self.lock:
+            if name not in self.counters:
+                self.counters[name] = start - 1
+            self.counters[name] += 1
+            return self.counters[name]
+
+    def now(self) -> float:
+        return time.time()
+
+    # -- persistence -------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "resources": copy.deepcopy(self.resources),
+                "meta": copy.deepcopy(self.meta),
+                "counters": dict(self.counters),
+                "dns_forwarders": dict(self.dns_forwarders),
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.resources = data.get("resources", {})
+            self.meta = data.get("meta", {})
+            self.counters = Counter(data.get("counters", {}))
+            self.dns_forwarders = data.get("dns_forwarders", {})
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), indent=1, sort_keys=True))
+        tmp.replace(path)
+
+    def count_calls(self, method: str, resource_type: str, status: int) -> None:
+        with self.lock:
+            self.calls[(method, resource_type, status)] += 1
+
+    def call_report(self) -> dict[str, Any]:
+        with self.lock:
+            rows = [
+                {"method": m, "resource_type": t, "status": s, "count": n}
+                for (m, t, s), n in sorted(self.calls.items())
+            ]
+        writes = sum(r["count"] for r in rows if r["method"] in {"PUT", "PATCH", "POST", "DELETE"})
+        reads = sum(r["count"] for r in rows if r["method"] in {"GET", "HEAD"})
+        throttled = sum(r["count"] for r in rows if r["status"] == 429)
+        return {"calls": rows, "reads": reads, "writes": writes, "throttled": throttled}

@@ -1,0 +1,107 @@
+"""The sandbox's HTTP core: authentication, routing, the error envelope, throttling, faults."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from plmigrate.azure import AzureClients, Target, clients
+from plmigrate.sandbox import Sandbox
+
+
+def _get(url: str, ca_file: str, token: str | None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=ca_file)
+    try:
+        with urllib.request.urlopen(request, context=context) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_unauthenticated_calls_get_401_with_a_challenge(sandbox: Sandbox) -> None:
+    url = (
+        sandbox.info.arm_url
+        + f"/subscriptions/{sandbox.info.subscription_id}/resourcegroups/rg-network-hub?api-version=2025-04-01"
+    )
+    status, headers, body = _get(url, sandbox.info.ca_file, None)
+    assert status == 401
+    assert headers["WWW-Authenticate"].startswith("Bearer authorization_uri=")
+    assert b"AuthenticationFailed" in body
+    status, _, body = _get(url, sandbox.info.ca_file, "not-the-token")
+    assert status == 401 and b"InvalidAuthenticationToken" in body
+    status, _, _ = _get(url, sandbox.info.ca_file, sandbox.info.token)
+    assert status == 200
+
+
+def test_tls_is_verified_against_the_sandbox_ca(sandbox: Sandbox) -> None:
+    url = sandbox.info.arm_url + "/subscriptions/x?api-version=1"
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(url, context=ssl.create_default_context())
+
+
+def test_resource_groups_create_get_and_case_insensitive_paths(azure: AzureClients) -> None:
+    created = azure.resources.resource_groups.create_or_update("rg-New", {"location": "West Europe"})
+    assert created.location == "westeurope"
+    again = azure.resources.resource_groups.create_or_update(
+        "RG-NEW", {"location": "westeurope", "tags": {"bu": "fin"}}
+    )
+    assert again.name == "rg-New" and again.tags == {"bu": "fin"}
+    assert azure.resources.resource_groups.get("rg-new").id.endswith("/resourceGroups/rg-New")
+    assert azure.resources.resource_groups.check_existence("rg-new") is True
+    assert azure.resources.resource_groups.check_existence("rg-missing") is False
+    with pytest.raises(ResourceNotFoundError) as info:
+        azure.resources.resource_groups.get("rg-missing")
+    assert info.value.error.code == "ResourceGroupNotFound"
+
+
+def test_throttling_answers_429_with_retry_after_and_remaining_headers(make_sandbox) -> None:
+    box = make_sandbox(
+        {
+            "throttling": {"reads": {"burst": 3, "per_second": 0.5}},
+            "resource_groups": [{"name": "rg", "location": "eastus"}],
+        }
+    )
+    url = box.info.arm_url + f"/subscriptions/{box.info.subscription_id}/resourcegroups/rg?api-version=2025-04-01"
+    seen = [_get(url, box.info.ca_file, box.info.token) for _ in range(4)]
+    assert [s for s, _, _ in seen] == [200, 200, 200, 429]
+    assert seen[0][1]["x-ms-ratelimit-remaining-subscription-reads"] == "2"
+    assert int(seen[3][1]["Retry-After"]) >= 1
+    assert b"SubscriptionRequestsThrottled" in seen[3][2]
+
+
+def test_injected_fault_sequence_is_retried_by_azure_core(make_sandbox) -> None:
+    box = make_sandbox(
+        {
+            "resource_groups": [{"name": "rg", "location": "eastus"}],
+            "faults": [
+                {
+                    "method": "GET",
+                    "resource_type": "Microsoft.Resources/resourceGroups",
+                    "status": 503,
+                    "code": "ServiceUnavailable",
+                    "sequence": [True, True],
+                }
+            ],
+        }
+    )
+    azure = clients(Target.sandbox(box.info))
+    # retry_backoff_factor is azure-core's default (0.8 s): two retries cost a few seconds.
+    assert azure.resources.resource_groups.get("rg").name == "rg"
+    report = box.app.world.call_report()
+    statuses = [(r["status"], r["count"]) for r in report["calls"] if r["method"] == "GET"]
+    assert statuses == [(200, 1), (503, 2)]
+
+
+def test_non_transient_fault_surfaces_the_arm_code(make_sandbox) -> None:
+    box = make_sandbox({"faults": [{"method": "PUT", "status": 403, "code": "AuthorizationFailed", "message": "no"}]})
+    azure = clients(Target.sandbox(box.info))
+    with pytest.raises(HttpResponseError) as info:
+        azure.resources.resource_groups.create_or_update("rg", {"location": "eastus"})
+    assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"
