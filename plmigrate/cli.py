@@ -1,0 +1,135 @@
+"""The `plmigrate` command: parses arguments and dispatches; the work lives in the library.
+
+One function per subcommand (`cmd_<group>_<name>(args) -> int`), wired in `build_parser()`.
+Exit codes: 0 ok, 2 invalid input (argparse's own errors included), 1 failure. Errors are one
+line on stderr; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from plmigrate.sandbox.serve import AdminClient, AdminError, InvalidInput
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+
+
+# -- plmigrate sandbox ... ---------------------------------------------------------------------
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from plmigrate.sandbox.serve import serve
+
+    return serve(
+        scenario=args.scenario,
+        info_file=args.info,
+        host=args.host,
+        port=args.port,
+        dns_port=args.dns_port,
+        state=args.state,
+    )
+
+
+def cmd_sandbox_approve(args: argparse.Namespace) -> int:
+    status = "Rejected" if args.reject else "Approved"
+    admin = AdminClient.from_file(args.info)
+    decided = admin.decide(args.target_id, status, connection_name=args.connection, description=args.description)
+    if not decided:
+        print(f"plmigrate: no pending private endpoint connection on {args.target_id}", file=sys.stderr)
+        return EXIT_FAILURE
+    for connection in decided:
+        state = connection["properties"]["privateLinkServiceConnectionState"]["status"]
+        print(f"{state}: {connection['id']}")
+    return EXIT_OK
+
+
+def cmd_sandbox_calls(args: argparse.Namespace) -> int:
+    print(json.dumps(AdminClient.from_file(args.info).calls(), indent=2))
+    return EXIT_OK
+
+
+# -- the parser ----------------------------------------------------------------------------------
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0 picks a free one)")
+    return value
+
+
+def _add_sandbox(commands: argparse._SubParsersAction) -> None:
+    sandbox = commands.add_parser("sandbox", help="the Azure emulator: run it, act as the resource owner, read counts")
+    sub = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run ARM + admin API over HTTPS and the on-prem DNS server until SIGINT/SIGTERM",
+        description="Run the sandbox until SIGINT or SIGTERM; clients read the info file it writes.",
+    )
+    serve.add_argument(
+        "--scenario", default="default", metavar="FILE|default|empty", help="scenario YAML (default: default)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="HTTPS port; 0 picks a free one (default: 0)")
+    serve.add_argument("--dns-port", type=_port, default=0, help="DNS port, UDP and TCP; 0 picks a free one")
+    serve.add_argument("--state", metavar="FILE", help="restore the world from FILE and save it there")
+    serve.add_argument("--info", metavar="FILE", required=True, help="where to write the connection info (JSON)")
+    serve.set_defaults(func=cmd_sandbox_serve)
+
+    approve = sub.add_parser(
+        "approve",
+        help="approve (or reject) pending private endpoint connections on a resource, as its owner",
+    )
+    approve.add_argument("--info", metavar="FILE", required=True, help="the running sandbox's info file")
+    approve.add_argument("target_id", metavar="TARGET_ID", help="resource ID of the storage account or vault")
+    approve.add_argument("--reject", action="store_true", help="reject instead of approve")
+    approve.add_argument("--connection", metavar="NAME", help="only this connection (default: every pending one)")
+    approve.add_argument("--description", help="the reason recorded on the connection")
+    approve.set_defaults(func=cmd_sandbox_approve)
+
+    calls = sub.add_parser("calls", help="print ARM call counts by method, resource type and status (JSON)")
+    calls.add_argument("--info", metavar="FILE", required=True, help="the running sandbox's info file")
+    calls.set_defaults(func=cmd_sandbox_calls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plmigrate", description="Azure Migrate over Private Link, as Prefect flows.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_sandbox(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.debug:
+        # The SDK's HTTP logging would print every request; it is only wanted when debugging.
+        logging.getLogger("azure").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except InvalidInput as exc:
+        if args.debug:
+            raise
+        print(f"plmigrate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except AdminError as exc:
+        if args.debug:
+            raise
+        print(f"plmigrate: the sandbox refused: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_INVALID if exc.status == 400 else EXIT_FAILURE
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"plmigrate: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
