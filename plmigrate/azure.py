@@ -63,6 +63,17 @@ class Target:
     def is_sandbox(self) -> bool:
         return self.base_url is not None
 
+    def appliance_nameservers(self, configured: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """The on-prem nameservers an appliance resolves with: those configured for it, or, on the
+        sandbox, the sandbox's DNS server (which plays the on-prem DNS of the scenario)."""
+        if configured:
+            return configured
+        if self.dns_host:
+            return [(self.dns_host, self.dns_port)]
+        raise ValueError(
+            "appliances[].nameservers: no nameservers configured; list the on-prem DNS servers the appliance uses"
+        )
+
     @classmethod
     def sandbox(cls, info: SandboxInfo | str | Path) -> Target:
         if not isinstance(info, SandboxInfo):
@@ -122,3 +133,93 @@ def clients(target: Target) -> AzureClients:
         authorization=AuthorizationManagementClient(credential, sub, **kwargs),
         credential=credential,
     )
+
+
+# -- targets by name ---------------------------------------------------------------------------
+DEFAULT_SANDBOX_INFO = ".sandbox/info.json"
+
+
+def resolve_target(spec: str, subscription_id: str) -> Target:
+    """`sandbox[:INFO_FILE]` or `azure`. Against Azure, the subscription is the business unit's;
+    against the sandbox, the business unit's subscription must be the sandbox's."""
+    kind, _, rest = spec.partition(":")
+    if kind == "azure":
+        return Target.azure(subscription_id)
+    if kind == "sandbox":
+        path = Path(rest or DEFAULT_SANDBOX_INFO)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"target: no sandbox info file at {path}; start one with "
+                f"`plmigrate sandbox serve --info {path}` or pass --azure"
+            )
+        target = Target.sandbox(path)
+        if target.subscription_id.lower() != subscription_id.lower():
+            raise ValueError(
+                f"subscription_id: the business unit names {subscription_id} but the sandbox serves "
+                f"{target.subscription_id}; fix the business-unit file or the scenario"
+            )
+        return target
+    raise ValueError(f"target: {spec!r} is neither 'azure' nor 'sandbox[:INFO_FILE]'")
+
+
+# -- error classification ----------------------------------------------------------------------
+# ARM codes worth another try: the platform's own hiccups, never the caller's mistakes.
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "GatewayTimeout",
+        "RetryableError",
+        "OperationTimedOut",
+        "TooManyRequests",
+        "SubscriptionRequestsThrottled",
+        "AnotherOperationInProgress",
+        "Canceled",
+    }
+)
+
+
+def arm_error(exc: BaseException) -> tuple[str, str]:
+    """(ARM error code, message) of an SDK exception; for a failed LRO, from the operation's body."""
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, HttpResponseError):
+        code = getattr(getattr(exc, "error", None), "code", None)
+        message = getattr(getattr(exc, "error", None), "message", None)
+        if not code and exc.response is not None:
+            try:
+                body = exc.response.json()
+                error = body.get("error") or {}
+                code, message = error.get("code"), error.get("message")
+            except Exception:  # not JSON: keep the SDK's own message
+                pass
+        return code or f"HTTP{exc.status_code}", message or exc.message
+    return type(exc).__name__, str(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an SDK error is worth retrying: connection errors, 408/429/5xx, and long-running
+    operations that failed with a platform-side code."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        if exc.status_code in {408, 429} or (exc.status_code or 0) >= 500:
+            return True
+        return arm_error(exc)[0] in TRANSIENT_CODES
+    return False
+
+
+def rest(model: Any) -> dict[str, Any]:
+    """An SDK model as ARM's JSON (camelCase keys, read-only fields kept), whichever generator
+    made its package: msrest-style models (network, privatedns, ...) serialize themselves;
+    TypeSpec-style models (storage 25.x) are mappings of REST keys already."""
+    if model is None:
+        return {}
+    if hasattr(model, "serialize"):
+        return model.serialize(keep_readonly=True)
+    if hasattr(model, "as_dict"):
+        return model.as_dict()
+    return dict(model)

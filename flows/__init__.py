@@ -1,0 +1,1 @@
+"""Prefect flows: composition only (which step after which, fan-out, pauses)."""

@@ -1,0 +1,272 @@
+"""Prepare a business unit's landing zone for Azure Migrate replication over Private Link.
+
+Microsoft's "Migrate servers to Azure by using Private Link", step by step:
+create resources → verify DNS → grant roles → create endpoint → await approval → select cache
+account. Every step is an idempotent task, so running this again resumes where a run stopped and
+writes nothing where Azure already matches.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, pause_flow_run, unmapped
+from prefect.input import RunInput
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
+from plmigrate.errors import InputError, StepFailed
+from plmigrate.facts import EndpointFacts
+from plmigrate.model import BusinessUnit, load_business_unit
+from plmigrate.naming import endpoint_name
+from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
+from plmigrate.rules import (
+    ASR_GROUP_ID,
+    ASR_ZONE,
+    BLOB_GROUP_ID,
+    BLOB_ZONE,
+    SOURCE_TYPES,
+    AccountFacts,
+    connection_verdict,
+    owner_instructions,
+    rejected_message,
+    select_cache_account,
+    validate_account,
+)
+from tasks.approval import await_connection_approval, find_account_connection, self_approve_connection
+from tasks.dns import verify_dns
+from tasks.inspect import inspect_network, inspect_storage_account
+from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
+from tasks.reporting import publish_markdown
+from tasks.roles import grant_vault_roles
+from tasks.storage import allow_trusted_services
+from tasks.vault import ensure_resource_group, ensure_vault
+
+
+class ConnectionApproval(RunInput):
+    """Resume the run once the storage account's owner has approved the private endpoint
+    connection(s) listed in the run's "approval" artifact. plmigrate re-checks Azure on resume."""
+
+    approved_by: str = ""
+    note: str = ""
+
+
+def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts]:
+    """Every read-only check, all problems at once, before the first write."""
+    network = inspect_network.submit(target, bu)
+    inspected = inspect_storage_account.map(unmapped(target), bu.storage_accounts).result()
+    problems = list(network.result())
+    facts: list[AccountFacts] = []
+    for ref, found in zip(bu.storage_accounts, inspected, strict=True):
+        if isinstance(found, str):
+            problems.append(found)
+            continue
+        problems += [f"storage_accounts[{ref.name}]: {p}" for p in validate_account(found, ref.role, bu.region)]
+        facts.append(found)
+    if problems:
+        raise InputError(problems, source=f"business unit {bu.name}")
+    return facts
+
+
+def create_vault_side(target: Target, bu: BusinessUnit) -> tuple:
+    """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group."""
+    ensure_resource_group(target, bu.resource_group, bu.region, bu.tags)
+    vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags)
+    endpoint = ensure_private_endpoint(
+        target,
+        resource_group=bu.resource_group,
+        name=endpoint_name(bu.vault_name, ASR_GROUP_ID),
+        location=bu.region,
+        subnet_id=bu.private_endpoint_subnet_id,
+        target_id=vault.id,
+        group_id=ASR_GROUP_ID,
+        tags=bu.tags,
+    )
+    ensure_resource_group(target, bu.dns_zone_resource_group, bu.region, bu.tags)
+    zone_id = ensure_private_dns_zone(
+        target, resource_group=bu.dns_zone_resource_group, zone=ASR_ZONE, vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags
+    )
+    ensure_zone_group(target, endpoint, [zone_id])
+    return vault, endpoint, zone_id
+
+
+def create_blob_endpoints(target: Target, bu: BusinessUnit, accounts: list[AccountFacts]) -> tuple[list, str]:
+    """Step 4: a blob endpoint per account, the blob zone, and each endpoint's zone group."""
+    zone = ensure_private_dns_zone.submit(
+        target, resource_group=bu.dns_zone_resource_group, zone=BLOB_ZONE, vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags
+    )
+    endpoints = [
+        ensure_private_endpoint.submit(
+            target,
+            resource_group=bu.resource_group,
+            name=endpoint_name(account.name, BLOB_GROUP_ID),
+            location=bu.region,
+            subnet_id=bu.private_endpoint_subnet_id,
+            target_id=account.id,
+            group_id=BLOB_GROUP_ID,
+            tags=bu.tags,
+        )
+        for account in accounts
+    ]
+    zone_id = zone.result()
+    groups = [ensure_zone_group.submit(target, endpoint, [zone_id]) for endpoint in endpoints]
+    for group in groups:
+        group.result()
+    return [e.result() for e in endpoints], zone_id
+
+
+def await_approvals(target: Target, bu: BusinessUnit, endpoints: dict[str, EndpointFacts]) -> dict[str, EndpointFacts]:
+    """Step 5: Approved goes on; Pending is self-approved (policy and Azure permitting) or waited
+    for (a pause in the Prefect UI, or polling when unattended); Rejected/Disconnected fail."""
+    logger = get_run_logger()
+    policy = bu.approval
+    pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+    if pending and policy.mode == "self_approve":
+        for name, endpoint in pending.items():
+            ref = bu.storage_account(name)
+            connection = find_account_connection(target, ref, endpoint)
+            if self_approve_connection(target, ref, connection):
+                endpoints[name] = read_private_endpoint(target, endpoint)
+        pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+    if pending:
+        instructions = [
+            owner_instructions(
+                name,
+                bu.storage_account(name).resource_group,
+                bu.subscription_id,
+                find_account_connection(target, bu.storage_account(name), e),
+            )
+            for name, e in pending.items()
+        ]
+        publish_markdown(
+            f"approval-{bu.name}",
+            "\n\n".join(instructions),
+            f"Private endpoint connections of {bu.name} awaiting the storage account owner's approval",
+        )
+        logger.warning("Waiting for the owner to approve: %s", ", ".join(sorted(pending)))
+        if policy.pause_in_ui:
+            # Each resume re-checks Azure; a resume before the owner approved just pauses again.
+            rounds = 0
+            while pending:
+                rounds += 1
+                pause_flow_run(
+                    wait_for_input=ConnectionApproval,
+                    timeout=int(policy.timeout_seconds),
+                    poll_interval=max(1, int(policy.poll_seconds)),
+                    key=f"approval-{rounds}",
+                )
+                for name in list(pending):
+                    endpoints[name] = read_private_endpoint(target, pending[name])
+                pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+        else:
+            for name, endpoint in pending.items():
+                endpoints[name] = await_connection_approval(
+                    target, endpoint, policy.timeout_seconds, policy.poll_seconds
+                )
+    for name, endpoint in endpoints.items():
+        verdict = connection_verdict(endpoint.connection.status)
+        if verdict != "proceed":
+            ref = bu.storage_account(name)
+            raise StepFailed(
+                step="await approval",
+                resource=endpoint.id,
+                reason=f"the connection to storage account {name} is {endpoint.connection.status}",
+                fix=rejected_message(name, ref.resource_group, endpoint.connection.status, endpoint.id),
+            )
+    return endpoints
+
+
+def prepare_landing_zone(target: Target, bu: BusinessUnit) -> LandingZoneReport:
+    """The six steps for one business unit; call inside a flow run."""
+    nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
+    accounts = validate_landing_zone(target, bu)
+
+    # 1. Create resources (vault side)
+    vault, vault_endpoint, asr_zone = create_vault_side(target, bu)
+    # 2. Verify DNS from the appliance's vantage point
+    vault_dns = verify_dns(
+        vault_endpoint.dns,
+        nameservers,
+        bu.region,
+        bu.timeouts.dns_seconds,
+        bu.timeouts.dns_retry_seconds,
+        what=f"vault {vault.name}",
+    )
+    # 3. Grant roles to the vault identity; let trusted services through the accounts' firewalls
+    grants = grant_vault_roles.map(
+        unmapped(target),
+        accounts,
+        unmapped(vault.principal_id),
+        unmapped(bu.timeouts.role_seconds),
+        unmapped(bu.timeouts.role_retry_seconds),
+    )
+    trusted = allow_trusted_services.map(unmapped(target), [bu.storage_account(a.name) for a in accounts])
+    # 4. Create endpoint: blob endpoints and their DNS
+    blob_endpoints, blob_zone = create_blob_endpoints(target, bu, accounts)
+    # 5. Await approval
+    approved = await_approvals(target, bu, {a.name: e for a, e in zip(accounts, blob_endpoints, strict=True)})
+    # 4b. Verify the blob FQDNs resolve privately too
+    blob_dns = verify_dns.map(
+        [approved[a.name].dns for a in accounts],
+        unmapped(nameservers),
+        unmapped(bu.region),
+        unmapped(bu.timeouts.dns_seconds),
+        unmapped(bu.timeouts.dns_retry_seconds),
+        what=[f"storage account {a.name}" for a in accounts],
+    ).result()
+    # 6. Select cache account for each kind of server per replication account
+    by_role = {a.name: bu.storage_account(a.name).role for a in accounts}
+    candidates = [a for a in accounts if by_role[a.name] == "cache"]
+    cache_plan = {
+        a.name: {source: select_cache_account(source, a, candidates, bu.region) for source in SOURCE_TYPES}
+        for a in accounts
+        if by_role[a.name] == "replication"
+    }
+
+    report = LandingZoneReport(
+        business_unit=bu.name,
+        subscription_id=bu.subscription_id,
+        region=bu.region,
+        vault=vault,
+        vault_endpoint=vault_endpoint,
+        zones=[asr_zone, blob_zone],
+        vault_dns=vault_dns,
+        accounts=[
+            AccountReport(
+                name=a.name,
+                id=a.id,
+                role=by_role[a.name],
+                sku=a.sku_name,
+                roles=g,
+                trusted_services_changed=t,
+                endpoint=approved[a.name],
+                dns=d,
+            )
+            for a, g, t, d in zip(accounts, grants.result(), trusted.result(), blob_dns, strict=True)
+        ],
+        cache_plan=cache_plan,
+    )
+    publish_markdown(f"landing-zone-{bu.name}", render_markdown(report), f"Private Link landing zone of {bu.name}")
+    return report
+
+
+@flow(
+    name="private-link-landing-zone",
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    description="Create resources → verify DNS → grant roles → create endpoint → await approval → select cache account",
+)
+def private_link_landing_zone(
+    business_unit_file: str, target: str = f"sandbox:{DEFAULT_SANDBOX_INFO}"
+) -> LandingZoneReport:
+    """Prepare one business unit's landing zone for replication over Private Link.
+
+    Args:
+        business_unit_file: the business-unit YAML file (see deployments/).
+        target: `azure` (DefaultAzureCredential) or `sandbox:INFO_FILE`.
+    """
+    bu = load_business_unit(business_unit_file)
+    return prepare_landing_zone(resolve_target(target, bu.subscription_id), bu)
+
+
+if __name__ == "__main__":
+    import sys
+
+    private_link_landing_zone(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else f"sandbox:{DEFAULT_SANDBOX_INFO}")

@@ -1,0 +1,53 @@
+"""What plmigrate read back from Azure, as plain data that travels between Prefect tasks and ends
+up in reports. Tasks build these from SDK models; rules and flows only ever see these."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class VaultFacts(BaseModel):
+    id: str
+    name: str
+    location: str
+    principal_id: str
+    written: bool = False  # whether this run changed the vault
+
+
+class ConnectionFacts(BaseModel):
+    """A private endpoint's connection to its target, as the endpoint sees it."""
+
+    name: str
+    status: str  # Pending | Approved | Rejected | Disconnected
+    description: str = ""
+    manual: bool = False
+
+
+class EndpointFacts(BaseModel):
+    id: str
+    name: str
+    resource_group: str
+    target_id: str
+    group_id: str
+    subnet_id: str
+    # FQDN -> private IPs, exactly as the endpoint's customDnsConfigs report them.
+    dns: dict[str, list[str]] = Field(default_factory=dict)
+    connection: ConnectionFacts
+    written: bool = False
+
+
+class RoleGrant(BaseModel):
+    scope: str
+    role_definition_id: str
+    role_name: str
+    assignment_id: str
+    created: bool  # False: it already existed
+
+
+class DnsCheck(BaseModel):
+    fqdn: str
+    nameserver: str
+    got: list[str]
+    expected: list[str]
+    ok: bool
+    problem: str | None = None

@@ -1,0 +1,117 @@
+"""What a landing-zone run leaves behind, and its Markdown rendering for the Prefect UI and the CLI.
+
+Pure: builds text from the facts the tasks returned; publishing is a task's job.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.rules import CacheChoice, DnsResult
+
+
+class AccountReport(BaseModel):
+    name: str
+    id: str
+    role: str
+    sku: str
+    roles: list[RoleGrant] = Field(default_factory=list)
+    trusted_services_changed: bool = False
+    endpoint: EndpointFacts | None = None
+    dns: list[DnsResult] = Field(default_factory=list)
+
+
+class LandingZoneReport(BaseModel):
+    business_unit: str
+    subscription_id: str
+    region: str
+    vault: VaultFacts
+    vault_endpoint: EndpointFacts
+    zones: list[str]
+    vault_dns: list[DnsResult] = Field(default_factory=list)
+    accounts: list[AccountReport] = Field(default_factory=list)
+    cache_plan: dict[str, dict[str, CacheChoice]] = Field(default_factory=dict)  # replication account -> source type
+
+    @property
+    def writes(self) -> int:
+        """How many resources this run created or changed (0 on a re-run where Azure matched)."""
+        n = int(self.vault.written) + int(self.vault_endpoint.written)
+        for account in self.accounts:
+            n += sum(g.created for g in account.roles) + int(account.trusted_services_changed)
+            n += int(bool(account.endpoint and account.endpoint.written))
+        return n
+
+
+def _made(written: bool) -> str:
+    return "created" if written else "unchanged"
+
+
+def _dns_rows(results: list[DnsResult]) -> list[str]:
+    return [
+        f"| `{r.fqdn}` | {r.nameserver} | {', '.join(r.got) or '—'} | {'ok' if r.ok else 'WRONG'} |" for r in results
+    ]
+
+
+def render_markdown(report: LandingZoneReport) -> str:
+    lines = [
+        f"# Private Link landing zone: {report.business_unit}",
+        "",
+        f"Subscription `{report.subscription_id}`, region `{report.region}`.",
+        "",
+        "## Resources",
+        "",
+        "| what | resource | this run |",
+        "| --- | --- | --- |",
+        f"| vault | `{report.vault.id}` | {'written' if report.vault.written else 'unchanged'} |",
+        f"| vault identity | `{report.vault.principal_id}` | |",
+        f"| vault endpoint | `{report.vault_endpoint.id}` | {_made(report.vault_endpoint.written)} |",
+    ]
+    lines += [f"| private DNS zone | `{z}` | |" for z in report.zones]
+    for account in report.accounts:
+        if account.endpoint:
+            state = "created" if account.endpoint.written else "unchanged"
+            lines.append(f"| blob endpoint of {account.name} | `{account.endpoint.id}` | {state} |")
+    lines += ["", "## FQDNs and private IPs", "", "| FQDN | IPs |", "| --- | --- |"]
+    endpoints = [report.vault_endpoint] + [a.endpoint for a in report.accounts if a.endpoint]
+    for endpoint in endpoints:
+        lines += [f"| `{fqdn}` | {', '.join(ips)} |" for fqdn, ips in sorted(endpoint.dns.items())]
+    lines += [
+        "",
+        "## Role assignments of the vault identity",
+        "",
+        "| storage account | role | this run |",
+        "| --- | --- | --- |",
+    ]
+    for account in report.accounts:
+        lines += [
+            f"| {account.name} | {g.role_name} | {'granted' if g.created else 'already there'} |" for g in account.roles
+        ]
+    lines += ["", "## Connections", "", "| storage account | connection | state |", "| --- | --- | --- |"]
+    for account in report.accounts:
+        if account.endpoint:
+            c = account.endpoint.connection
+            lines.append(f"| {account.name} | `{c.name}` | {c.status} |")
+    lines += [
+        "",
+        "## DNS from the appliance's nameservers",
+        "",
+        "| FQDN | nameserver | answer | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += _dns_rows(report.vault_dns)
+    for account in report.accounts:
+        lines += _dns_rows(account.dns)
+    if report.cache_plan:
+        lines += [
+            "",
+            "## Cache account per source type",
+            "",
+            "| replication account | source | cache account | why |",
+            "| --- | --- | --- | --- |",
+        ]
+        for replication, choices in report.cache_plan.items():
+            for source, choice in choices.items():
+                lines.append(f"| {replication} | {source} | {choice.account or '—'} | {choice.reason} |")
+    lines += ["", f"Writes this run: **{report.writes}**."]
+    return "\n".join(lines) + "\n"

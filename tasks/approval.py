@@ -1,0 +1,69 @@
+"""Step 5: a private endpoint's connection to a storage account must be Approved before
+replication can use it. These tasks read its state, approve it ourselves where the policy allows
+and Azure permits, or wait for the account's owner to do it."""
+
+from __future__ import annotations
+
+import time
+
+from azure.core.exceptions import HttpResponseError
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from plmigrate.azure import Target, arm_error, clients, rest
+from plmigrate.facts import EndpointFacts
+from plmigrate.model import StorageAccountRef
+from tasks.network import read_private_endpoint
+from tasks.retrying import ARM_RETRIES
+
+
+@task(name="find-account-connection", cache_policy=NO_CACHE, **ARM_RETRIES)
+def find_account_connection(target: Target, account: StorageAccountRef, endpoint: EndpointFacts) -> str:
+    """The name the storage account gives our endpoint's connection (what the owner approves)."""
+    az = clients(target)
+    for conn in az.storage.private_endpoint_connections.list(account.resource_group, account.name):
+        props = rest(conn).get("properties") or {}
+        if (props.get("privateEndpoint") or {}).get("id", "").lower() == endpoint.id.lower():
+            return conn.name
+    return endpoint.connection.name
+
+
+@task(name="self-approve-connection", cache_policy=NO_CACHE, **ARM_RETRIES)
+def self_approve_connection(target: Target, account: StorageAccountRef, connection_name: str) -> bool:
+    """Approve our own endpoint's connection on the account; False when Azure does not permit it."""
+    az = clients(target)
+    logger = get_run_logger()
+    body = {
+        "properties": {
+            "privateLinkServiceConnectionState": {
+                "status": "Approved",
+                "description": "Approved by plmigrate for Azure Migrate replication",
+            }
+        }
+    }
+    try:
+        az.storage.private_endpoint_connections.put(account.resource_group, account.name, connection_name, body)
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            logger.warning(
+                "Not permitted to approve on %s (%s); the owner must approve", account.name, arm_error(exc)[0]
+            )
+            return False
+        raise
+    logger.info("Approved connection %s on storage account %s", connection_name, account.name)
+    return True
+
+
+@task(name="await-connection-approval", cache_policy=NO_CACHE)
+def await_connection_approval(
+    target: Target, endpoint: EndpointFacts, timeout_seconds: float, poll_seconds: float
+) -> EndpointFacts:
+    """Poll the endpoint until its connection leaves Pending or the timeout passes (unattended runs)."""
+    logger = get_run_logger()
+    deadline = time.monotonic() + timeout_seconds
+    current = endpoint
+    while current.connection.status == "Pending" and time.monotonic() < deadline:
+        time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
+        current = read_private_endpoint.fn(target, endpoint)
+    logger.info("Connection of %s is %s", endpoint.id, current.connection.status)
+    return current
