@@ -1,0 +1,612 @@
+"""The business-unit file: one landing zone's settings, validated whole before the first write.
+
+A business unit (YAML, examples under deployments/) names the subscription, region, vault, the subnet
+for private endpoints, the private DNS zones' resource group and the VNets linked to them, the
+appliances and their on-prem nameservers, the storage accounts servers replicate to, and how approval
+and waiting behave. Every field carries a description because these models are also the Prefect UI's
+form. Bad input becomes one `InputError` listing every problem as "field.path: what is wrong — fix".
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plmigrate.errors import InputError
+from plmigrate.regions import GEO_CODES, normalize_region
+
+__all__ = [
+    "DEFAULT_TAGS",
+    "Appliance",
+    "ApprovalPolicy",
+    "BusinessUnit",
+    "Limits",
+    "StorageAccountRef",
+    "SubnetRef",
+    "Timeouts",
+    "VnetRef",
+    "describe_validation_error",
+    "load_business_unit",
+]
+
+DEFAULT_TAGS: dict[str, str] = {"managed-by": "plmigrate"}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Names. Each check raises ValueError("what is wrong — fix"); pydantic puts the field path in front.
+# Values are validated before they reach an ARM URL, so nothing path-like can slip into one.
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_RESOURCE_GROUP = re.compile(r"^[\w\-.()]{1,90}$")  # \w is Unicode letters/digits/_ as ARM allows
+_VAULT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,49}$")
+_STORAGE = re.compile(r"^[a-z0-9]{3,24}$")
+_VNET = re.compile(r"^[A-Za-z0-9](?:[\w.-]{0,62}[\w])$")  # 2-64, ends alphanumeric or _
+_SUBNET = re.compile(r"^[A-Za-z0-9](?:[\w.-]{0,78}[\w])?$")  # 1-80
+_SIMPLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+_TAG_FORBIDDEN = set("<>%&\\?/")
+
+
+def _reject_path_like(value: str, what: str) -> None:
+    if "/" in value or "\\" in value or ".." in value:
+        raise ValueError(f"{value!r} looks like a path, not a {what} name — give the bare name (no '/', '\\' or '..')")
+
+
+def _guid(value: str) -> str:
+    if not _GUID.match(value):
+        raise ValueError(f"{value!r} is not a GUID — use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+    return value.lower()
+
+
+def _resource_group(value: str) -> str:
+    _reject_path_like(value, "resource group")
+    if not _RESOURCE_GROUP.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid resource group name — use 1-90 letters, digits, '-', '_', '.', '(' or ')'"
+        )
+    if value.endswith("."):
+        raise ValueError(f"{value!r} ends with '.' — resource group names cannot end with a period")
+    return value
+
+
+def _vault_name(value: str) -> str:
+    _reject_path_like(value, "vault")
+    if not _VAULT.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid Recovery Services vault name — use 2-50 letters, digits or hyphens, "
+            "starting with a letter"
+        )
+    return value
+
+
+def _storage_name(value: str) -> str:
+    _reject_path_like(value, "storage account")
+    if not _STORAGE.match(value):
+        raise ValueError(f"{value!r} is not a valid storage account name — use 3-24 lowercase letters and digits only")
+    return value
+
+
+def _vnet_name(value: str) -> str:
+    _reject_path_like(value, "virtual network")
+    if not _VNET.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid virtual network name — use 2-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit and ending with a letter, digit or '_'"
+        )
+    return value
+
+
+def _subnet_name(value: str) -> str:
+    _reject_path_like(value, "subnet")
+    if not _SUBNET.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid subnet name — use 1-80 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit and ending with a letter, digit or '_'"
+        )
+    return value
+
+
+def _simple_name(value: str) -> str:
+    _reject_path_like(value, "plain")
+    if not _SIMPLE_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name — use 1-63 letters, digits, '-' or '_', starting with a letter"
+        )
+    return value
+
+
+def _parse_nameserver(text: str) -> tuple[str, int]:
+    host, sep, port_text = text.strip().partition(":")
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an IPv4 address — give the DNS server as an IPv4 address, optionally 'ip:port'"
+        ) from None
+    port = 53
+    if sep:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"{text!r} has an invalid port — use a port from 1 to 65535, as in 10.0.0.4:53")
+        port = int(port_text)
+    return str(address), port
+
+
+def _nameserver(value: str) -> str:
+    _parse_nameserver(value)
+    return value
+
+
+Guid = Annotated[str, AfterValidator(_guid)]
+ResourceGroupName = Annotated[str, AfterValidator(_resource_group)]
+VaultName = Annotated[str, AfterValidator(_vault_name)]
+StorageAccountName = Annotated[str, AfterValidator(_storage_name)]
+VnetName = Annotated[str, AfterValidator(_vnet_name)]
+SubnetName = Annotated[str, AfterValidator(_subnet_name)]
+SimpleName = Annotated[str, AfterValidator(_simple_name)]
+Nameserver = Annotated[str, AfterValidator(_nameserver)]
+
+
+class _Section(BaseModel):
+    """Shared configuration: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_assignment=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Sections
+
+
+class Appliance(_Section):
+    """An Azure Migrate replication appliance on-prem, and the DNS servers it resolves Azure names with."""
+
+    name: SimpleName = Field(
+        description="The appliance's name, as registered in Azure Migrate (e.g. appliance-fin-01)."
+    )
+    nameservers: list[Nameserver] = Field(
+        default_factory=list,
+        description=(
+            "The on-prem DNS servers the appliance uses, as IPv4 addresses, optionally 'ip:port' "
+            "(e.g. 10.0.0.4 or 10.0.0.4:53). DNS is verified against each of them. May be empty in the file when "
+            "the target supplies it at run time (the sandbox target fills in its own DNS server)."
+        ),
+    )
+
+    @field_validator("nameservers")
+    @classmethod
+    def _unique_nameservers(cls, nameservers: list[str]) -> list[str]:
+        endpoints = [":".join(map(str, _parse_nameserver(n))) for n in nameservers]
+        _reject_duplicates(endpoints, "nameserver", "list each nameserver once")
+        return nameservers
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """The nameservers as (IPv4 address, port) pairs; port 53 when none is given."""
+        return [_parse_nameserver(text) for text in self.nameservers]
+
+
+class VnetRef(_Section):
+    """A virtual network, by resource group and name (in the business unit's subscription unless given)."""
+
+    resource_group: ResourceGroupName = Field(description="The VNet's resource group.")
+    vnet: VnetName = Field(description="The VNet's name.")
+    subscription_id: Guid | None = Field(
+        default=None, description="The VNet's subscription, when not the business unit's (e.g. a hub subscription)."
+    )
+
+    def vnet_id(self, subscription_id: str) -> str:
+        """The VNet's ARM ID; `subscription_id` is the business unit's, used unless this ref names its own."""
+        subscription = self.subscription_id or subscription_id
+        return (
+            f"/subscriptions/{subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Network/virtualNetworks/{self.vnet}"
+        )
+
+
+class SubnetRef(VnetRef):
+    """A subnet, by resource group, VNet and name (in the business unit's subscription unless given)."""
+
+    subnet: SubnetName = Field(description="The subnet's name.")
+
+    def subnet_id(self, subscription_id: str) -> str:
+        """The subnet's ARM ID; `subscription_id` is the business unit's, used unless this ref names its own."""
+        return f"{self.vnet_id(subscription_id)}/subnets/{self.subnet}"
+
+    def vnet_ref(self) -> VnetRef:
+        """The VNet this subnet is in."""
+        return VnetRef(resource_group=self.resource_group, vnet=self.vnet, subscription_id=self.subscription_id)
+
+
+class StorageAccountRef(_Section):
+    """A storage account servers replicate through, in the business unit's subscription."""
+
+    name: StorageAccountName = Field(description="The storage account's name (3-24 lowercase letters and digits).")
+    resource_group: ResourceGroupName = Field(description="The storage account's resource group.")
+    role: Literal["replication", "cache"] = Field(
+        description=(
+            "'replication': servers' disks replicate into it. 'cache': a Standard StorageV2 account that stages "
+            "replication data (needed e.g. for Hyper-V servers on a Premium replication account)."
+        )
+    )
+
+    def id(self, subscription_id: str) -> str:
+        """The storage account's ARM ID."""
+        return (
+            f"/subscriptions/{subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Storage/storageAccounts/{self.name}"
+        )
+
+
+class ApprovalPolicy(_Section):
+    """How a private endpoint connection that awaits the storage account owner's approval is handled."""
+
+    mode: Literal["wait_for_owner", "self_approve"] = Field(
+        default="wait_for_owner",
+        description=(
+            "'wait_for_owner': tell the owner what to approve and wait. 'self_approve': approve it ourselves "
+            "where Azure permits (our identity may approve on the account), else wait for the owner."
+        ),
+    )
+    timeout_seconds: float = Field(
+        default=3600, gt=0, description="How long to wait for an approval before the run fails."
+    )
+    poll_seconds: float = Field(default=10, gt=0, description="How often to re-check the connection while waiting.")
+    pause_in_ui: bool = Field(
+        default=True,
+        description=(
+            "True: pause the flow run and wait for input from the Prefect UI (re-checking Azure on resume). "
+            "False: poll Azure until approved or timed out (for unattended runs)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _poll_within_timeout(self) -> ApprovalPolicy:
+        if self.poll_seconds > self.timeout_seconds:
+            raise ValueError(
+                f"poll_seconds ({self.poll_seconds:g}) is longer than timeout_seconds ({self.timeout_seconds:g}) "
+                "— poll more often than the timeout"
+            )
+        return self
+
+
+class Timeouts(_Section):
+    """How long to wait for Azure to converge: DNS propagation and role assignments becoming effective."""
+
+    dns_seconds: float = Field(
+        default=600, gt=0, description="How long DNS may take to resolve to the private endpoint (propagation)."
+    )
+    dns_retry_seconds: float = Field(default=10, gt=0, description="Pause between DNS checks while waiting.")
+    role_seconds: float = Field(
+        default=300, gt=0, description="How long role assignments may take to be listed (and a new identity known)."
+    )
+    role_retry_seconds: float = Field(default=5, gt=0, description="Pause between role checks while waiting.")
+
+    @model_validator(mode="after")
+    def _retries_within_timeouts(self) -> Timeouts:
+        for retry, total in (("dns_retry_seconds", "dns_seconds"), ("role_retry_seconds", "role_seconds")):
+            if getattr(self, retry) > getattr(self, total):
+                raise ValueError(f"{retry} is longer than {total} — make the pause shorter than the timeout")
+        return self
+
+
+class Limits(_Section):
+    """Concurrency bounds, so a business unit's runs stay inside ARM's request budget."""
+
+    arm_concurrency: int = Field(
+        default=8, ge=1, le=64, description="At most this many ARM calls in flight at once for this business unit."
+    )
+
+
+def _default_tags() -> dict[str, str]:
+    return dict(DEFAULT_TAGS)
+
+
+class BusinessUnit(_Section):
+    """One business unit's landing zone: where the vault and private endpoints go, and what they serve."""
+
+    name: SimpleName = Field(description="The business unit (e.g. finance); used in tags and run names.")
+    subscription_id: Guid = Field(description="The subscription of the vault, endpoints and storage accounts.")
+    tenant_id: Guid = Field(description="The Microsoft Entra tenant of the subscription.")
+    region: str = Field(description="The Azure region of the vault and storage accounts, as ARM spells it (eastus).")
+    resource_group: ResourceGroupName = Field(
+        description="The resource group of the Recovery Services vault and its private endpoint."
+    )
+    vault_name: VaultName = Field(
+        description="The Recovery Services vault's name (2-50 letters, digits or hyphens, starting with a letter)."
+    )
+    private_endpoint_subnet: SubnetRef = Field(
+        description="The subnet the private endpoints are created in (reachable from on-prem over ExpressRoute/VPN)."
+    )
+    dns_zone_resource_group: ResourceGroupName = Field(
+        description="The resource group of the private DNS zones (privatelink.siterecovery..., privatelink.blob...)."
+    )
+    dns_zone_links: list[VnetRef] = Field(
+        default_factory=list,
+        description=(
+            "The VNets to link the private DNS zones to: at least the VNet of the DNS forwarder on-prem DNS "
+            "forwards to. Empty means the private endpoint subnet's VNet."
+        ),
+    )
+    appliances: list[Appliance] = Field(
+        min_length=1, description="The replication appliances whose DNS view is verified (at least one)."
+    )
+    storage_accounts: list[StorageAccountRef] = Field(
+        default_factory=list, description="The storage accounts servers replicate through (each name once)."
+    )
+    approval: ApprovalPolicy = Field(
+        default_factory=ApprovalPolicy, description="What to do while a connection awaits the owner's approval."
+    )
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="How long to wait for DNS and roles.")
+    limits: Limits = Field(default_factory=Limits, description="Concurrency bounds.")
+    tags: dict[str, str] = Field(
+        default_factory=_default_tags,
+        description="Tags put on every resource plmigrate creates; managed-by: plmigrate is always added.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        normalized = normalize_region(region)
+        if normalized in GEO_CODES:
+            return normalized
+        close = difflib.get_close_matches(normalized, GEO_CODES, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"known regions: {', '.join(sorted(GEO_CODES))}"
+        raise ValueError(f"unknown region {region!r} — use an ARM region name ({hint})")
+
+    @field_validator("appliances")
+    @classmethod
+    def _unique_appliances(cls, appliances: list[Appliance]) -> list[Appliance]:
+        what, fix, compare = _UNIQUE_LISTS["appliances"]
+        _reject_duplicates([compare(a.name) for a in appliances], what, fix)
+        return appliances
+
+    @field_validator("storage_accounts")
+    @classmethod
+    def _unique_accounts(cls, accounts: list[StorageAccountRef]) -> list[StorageAccountRef]:
+        what, fix, compare = _UNIQUE_LISTS["storage_accounts"]
+        _reject_duplicates([compare(a.name) for a in accounts], what, fix)
+        return accounts
+
+    @field_validator("tags", mode="after")
+    @classmethod
+    def _merge_default_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        if len(tags) > 50:
+            raise ValueError(f"{len(tags)} tags — Azure allows at most 50 per resource")
+        for key, value in tags.items():
+            if not key or len(key) > 512 or _TAG_FORBIDDEN & set(key):
+                raise ValueError(f"tag name {key!r} is invalid — use 1-512 characters without < > % & \\ ? /")
+            if len(value) > 256:
+                raise ValueError(f"tag {key!r} has a value longer than 256 characters — shorten it")
+        return {**DEFAULT_TAGS, **tags}
+
+    @model_validator(mode="after")
+    def _default_zone_links(self) -> BusinessUnit:
+        if not self.dns_zone_links:
+            # Bypass validate_assignment: re-running every validator here would recurse.
+            object.__setattr__(self, "dns_zone_links", [self.private_endpoint_subnet.vnet_ref()])
+        return self
+
+    @field_validator("dns_zone_links")
+    @classmethod
+    def _unique_links(cls, links: list[VnetRef]) -> list[VnetRef]:
+        # ARM names are case-insensitive; a link's subscription only matters when it names one.
+        keys = [f"{link.subscription_id or ''}/{link.resource_group}/{link.vnet}".lower().lstrip("/") for link in links]
+        _reject_duplicates(keys, "VNet", "link each VNet once")
+        return links
+
+    # -- derived values the tasks use ----------------------------------------------------------------------------------
+
+    @property
+    def vault_id(self) -> str:
+        """The Recovery Services vault's ARM ID."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.RecoveryServices/vaults/{self.vault_name}"
+        )
+
+    @property
+    def private_endpoint_subnet_id(self) -> str:
+        """The ARM ID of the subnet private endpoints go in."""
+        return self.private_endpoint_subnet.subnet_id(self.subscription_id)
+
+    @property
+    def zone_link_vnet_ids(self) -> list[str]:
+        """The ARM IDs of the VNets the private DNS zones are linked to."""
+        return [link.vnet_id(self.subscription_id) for link in self.dns_zone_links]
+
+    def storage_account(self, name: str) -> StorageAccountRef:
+        """The declared storage account of that name; KeyError when it is not declared."""
+        for account in self.storage_accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+    def storage_account_id(self, name: str) -> str:
+        """The ARM ID of a declared storage account."""
+        return self.storage_account(name).id(self.subscription_id)
+
+    def appliance(self, name: str) -> Appliance:
+        """The declared appliance of that name (case-insensitive); KeyError when it is not declared."""
+        for appliance in self.appliances:
+            if appliance.name.lower() == name.lower():
+                return appliance
+        raise KeyError(name)
+
+    # -- loading -------------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: Any, source: str = "business unit") -> BusinessUnit:
+        """Validate a mapping; InputError listing every problem (field path, what is wrong, the fix)."""
+        if not isinstance(data, dict):
+            raise InputError(
+                [f"<top level>: expected a mapping of fields (name: ..., subscription_id: ...), got {_kind(data)}"],
+                source,
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problems = describe_validation_error(error, cls)
+            problems += [p for p in _raw_duplicate_problems(data) if p not in problems]
+            raise InputError(problems, source) from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> BusinessUnit:
+        """Read and validate a business-unit YAML file; InputError for anything unreadable or invalid."""
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise InputError([f"<file>: cannot read it ({reason}) — check the path"], source) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+            problem = getattr(error, "problem", None) or str(error)
+            raise InputError([f"{where}: invalid YAML ({problem}) — fix the syntax"], source) from None
+        if data is None:
+            raise InputError(["<file>: the file is empty — write the business unit's fields in it"], source)
+        return cls.parse(data, source)
+
+
+def load_business_unit(path: str | Path) -> BusinessUnit:
+    """Read and validate a business-unit YAML file; raises InputError listing every problem."""
+    return BusinessUnit.load(path)
+
+
+_UNIQUE_LISTS = {
+    # field: (what, fix, how names compare)
+    "appliances": ("appliance name", "give each appliance its own name", str.lower),
+    "storage_accounts": ("storage account", "list each storage account once", str),
+}
+
+
+def _reject_duplicates(values: Sequence[str], what: str, fix: str) -> None:
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r} (entries {seen[value]} and {index}) — {fix}")
+        seen[value] = index
+
+
+def _raw_duplicate_problems(data: dict[str, Any]) -> list[str]:
+    """Duplicate names in the raw input, so they are reported even when another entry is invalid too."""
+    problems = []
+    for field, (what, fix, compare) in _UNIQUE_LISTS.items():
+        items = data.get(field)
+        if not isinstance(items, list):
+            continue
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            key = compare(name.strip())
+            if key in seen:
+                problems.append(f"{field}: duplicate {what} {key!r} (entries {seen[key]} and {index}) — {fix}")
+                break
+            seen[key] = index
+    return problems
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Turning pydantic's errors into "field.path: what is wrong — fix" lines.
+
+_FIXES = {
+    "missing": "add it",
+    "literal_error": "use one of those values",
+    "string_type": "give it as text (quote it in YAML)",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "int_type": "give a whole number",
+    "int_parsing": "give a whole number",
+    "int_from_float": "give a whole number",
+    "float_type": "give a number",
+    "float_parsing": "give a number",
+    "list_type": "give a list (YAML '- item' lines or [a, b])",
+    "dict_type": "give a mapping (key: value lines)",
+    "model_type": "give a mapping of its fields",
+    "model_attributes_type": "give a mapping of its fields",
+    "too_short": "add at least the minimum number of entries",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+def describe_validation_error(error: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
+    """One "field.path: what is wrong — fix" line per pydantic error, without pydantic's URLs or tracebacks.
+
+    `root` is the validated model; with it, an unknown field's fix lists the fields allowed there.
+    """
+    lines = []
+    for detail in error.errors(include_url=False):
+        where = _format_loc(detail["loc"])
+        kind = detail["type"]
+        if kind in ("value_error", "assertion_error"):
+            text = str(detail.get("ctx", {}).get("error", detail["msg"]))
+            lines.append(f"{where}: {text}" if "—" in text else f"{where}: {text} — correct the value")
+        elif kind == "missing":
+            lines.append(f"{where}: required field is missing — add it")
+        elif kind == "extra_forbidden":
+            allowed = _allowed_fields(root, detail["loc"][:-1]) if root else []
+            hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+            lines.append(f"{where}: unknown field — remove it or correct its spelling{hint}")
+        else:
+            got = _short_repr(detail.get("input"))
+            fix = _FIXES.get(kind, "correct the value")
+            lines.append(f"{where}: {detail['msg']} (got {got}) — {fix}")
+    return lines
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "<top level>"
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed_fields(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model found at `loc` under `root` (empty when it cannot be followed)."""
+    annotation: Any = root
+    for part in loc:
+        model = _model_in(annotation)
+        if isinstance(part, int):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if args else None
+            continue
+        if model is None or part not in model.model_fields:
+            return []
+        annotation = model.model_fields[part].annotation
+    model = _model_in(annotation)
+    return list(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
