@@ -103,7 +103,7 @@ _PAIRS = {
 
 _SERVICES_BY_KIND = {
     "StorageV2": ("dfs", "web", "blob", "file", "queue", "table"),
-    "Storage": ("blob", "file", "queue", "table"),
+    "Storage": ("dfs", "web", "blob", "file", "queue", "table"),  # as StorageAccountCreate.json shows them
     "BlobStorage": ("dfs", "blob", "table"),
     "BlockBlobStorage": ("dfs", "web", "blob"),
     "FileStorage": ("file",),
@@ -181,13 +181,27 @@ def _encryption(given: dict[str, Any] | None, previous: dict[str, Any] | None) -
     return out
 
 
-def _computed(name: str, location: str, kind: str, sku: str) -> dict[str, Any]:
-    """What the service fills in: endpoints, locations, status."""
+def _computed(name: str, location: str, kind: str, sku: str, routing: dict[str, Any] | None) -> dict[str, Any]:
+    """What the service fills in: endpoints (with the routing-preference ones it publishes),
+    locations, status."""
     services = _SERVICES_BY_KIND.get(kind, _SERVICES_BY_KIND["StorageV2"])
+    endpoints: dict[str, Any] = {s: f"https://{name}.{s}.core.windows.net/" for s in services}
+    routing = routing or {}
+    if routing.get("publishMicrosoftEndpoints"):
+        endpoints["microsoftEndpoints"] = {
+            s: f"https://{name}-microsoftrouting.{s}.core.windows.net/" for s in services
+        }
+    if routing.get("publishInternetEndpoints"):
+        # Queue and table have no internet-routing endpoints.
+        endpoints["internetEndpoints"] = {
+            s: f"https://{name}-internetrouting.{s}.core.windows.net/" for s in services if s not in {"queue", "table"}
+        }
     props: dict[str, Any] = {
-        "primaryEndpoints": {s: f"https://{name}.{s}.core.windows.net/" for s in services},
+        "primaryEndpoints": endpoints,
         "primaryLocation": location,
         "statusOfPrimary": "available",
+        "accountMigrationInProgress": False,
+        "isSkuConversionBlocked": False,
     }
     upper = sku.upper()
     if "GRS" in upper or "GZRS" in upper:
@@ -234,7 +248,7 @@ def build_account(
     props.update(given)
     props["networkAcls"] = network_acls(given.get("networkAcls"))
     props["encryption"] = _encryption(given.get("encryption"), None)
-    props.update(_computed(name, location, kind, sku))
+    props.update(_computed(name, location, kind, sku, props.get("routingPreference")))
     body: dict[str, Any] = {
         "id": rid,
         "name": name,
@@ -268,14 +282,26 @@ def apply_update(account: dict[str, Any], update: dict[str, Any]) -> dict[str, A
             props[k] = _encryption(v, props.get("encryption"))
         else:
             props[k] = v
-    props.update(_computed(account["name"], account["location"], account["kind"], account["sku"]["name"]))
+    props.update(
+        _computed(
+            account["name"],
+            account["location"],
+            account["kind"],
+            account["sku"]["name"],
+            props.get("routingPreference"),
+        )
+    )
     props["provisioningState"] = "Succeeded"
     return account
 
 
-def render(world: World, account: dict[str, Any]) -> dict[str, Any]:
-    """The account as a GET shows it: with its live private endpoint connections."""
-    account["properties"]["privateEndpointConnections"] = connections.for_target(world, account["id"])
+def render(world: World, account: dict[str, Any], expand: str = "") -> dict[str, Any]:
+    """The account as a GET shows it: with its live private endpoint connections, and with
+    geo-replication statistics when `$expand=geoReplicationStats` asks for them."""
+    props = account["properties"]
+    props["privateEndpointConnections"] = connections.for_target(world, account["id"])
+    if "georeplicationstats" in expand.lower() and "secondaryLocation" in props:
+        props["geoReplicationStats"] = {"status": "Live", "lastSyncTime": _now()[:19] + "Z", "canFailover": True}
     return account
 
 
@@ -351,19 +377,22 @@ def create_account(req: ArmRequest) -> ArmResponse:
         account = build_account(
             rid, name, location, body["kind"], body["sku"]["name"], body.get("properties"), body.get("tags")
         )
-        if body.get("identity"):
-            account["identity"] = body["identity"]
+        for optional in ("identity", "extendedLocation"):
+            if body.get(optional):
+                account[optional] = body[optional]
         req.world.put(account)
         req.world.put(build_blob_service(rid))
         req.world.meta_of(rid).setdefault("principal_may_approve", True)
-    response = lro.accepted(req, 202, None, style="location", resource_id=rid)
+    # The operation's result is the account (read live at the end); ARM's 202 itself has no body.
+    response = lro.accepted(req, 202, account, style="location", resource_id=rid)
+    response.body = None
     # ARM always advises a wait; 0 lets the client's own polling interval apply unless latency is set.
     response.headers.setdefault("Retry-After", "0")
     return response
 
 
 def get_account(req: ArmRequest) -> ArmResponse:
-    return ArmResponse(200, render(req.world, _require_account(req)))
+    return ArmResponse(200, render(req.world, _require_account(req), req.query.get("$expand", "")))
 
 
 def update_account(req: ArmRequest) -> ArmResponse:
