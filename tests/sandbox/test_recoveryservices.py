@@ -129,9 +129,8 @@ def test_negative_paths(rs: AzureClients) -> None:
 def test_vault_shows_its_private_endpoint_connections(box: Sandbox, rs: AzureClients) -> None:
     vault = rs.recoveryservices.vaults.begin_create_or_update(RG, "rsv-pe", _vault()).result()
     numeric = box.world.meta_of(vault.id)["numeric_id"]
-    endpoint_id = (
-        f"/subscriptions/{box.info.subscription_id}/resourceGroups/{RG}/providers/Microsoft.Network/privateEndpoints/pe-asr"
-    )
+    group_id = f"/subscriptions/{box.info.subscription_id}/resourceGroups/{RG}"
+    endpoint_id = f"{group_id}/providers/Microsoft.Network/privateEndpoints/pe-asr"
     name = f"pe-asr.{numeric}.siterecovery.7b0d3fa1-0000-4000-8000-000000000001"
     connections.attach(
         box.world,
@@ -159,9 +158,9 @@ def test_vault_shows_its_private_endpoint_connections(box: Sandbox, rs: AzureCli
     # The vault follows the connection live: a state change shows on the next GET and in lists.
     connections.set_state(box.world, vault.id, name, "Rejected", "no")
     listed = next(iter(rs.recoveryservices.vaults.list_by_resource_group(RG)))
-    assert listed.properties.private_endpoint_connections[0].properties.private_link_service_connection_state.status == (
-        "Rejected"
-    )
+    assert listed.properties.private_endpoint_connections[
+        0
+    ].properties.private_link_service_connection_state.status == ("Rejected")
     connections.detach(box.world, vault.id, endpoint_id)
     gone = rs.recoveryservices.vaults.get(RG, "rsv-pe")
     assert gone.properties.private_endpoint_state_for_site_recovery == "None"

@@ -127,6 +127,30 @@ def _vault_body(
                     "standardTierStorageRedundancy": "GeoRedundant",
                     "crossRegionRestore": "Disabled",
                 },
+                "monitoringSettings": {
+                    "azureMonitorAlertSettings": {
+                        "alertsForAllJobFailures": "Enabled",
+                        "alertsForAllReplicationIssues": "Enabled",
+                        "alertsForAllFailoverIssues": "Enabled",
+                    },
+                    "classicAlertSettings": {
+                        "alertsForCriticalOperations": "Disabled",
+                        "emailNotificationsForSiteRecovery": "Enabled",
+                    },
+                },
+                "securitySettings": {
+                    "immutabilitySettings": {"state": "Disabled"},
+                    "softDeleteSettings": {
+                        "softDeleteRetentionPeriodInDays": 14,
+                        "softDeleteState": "Enabled",
+                        "enhancedSecurityState": "Enabled",
+                    },
+                    "multiUserAuthorization": "Disabled",
+                    "sourceScanConfiguration": {
+                        "state": "Disabled",
+                        "sourceScanIdentity": {"operationIdentityType": "SystemAssigned"},
+                    },
+                },
                 "secureScore": "None",
                 "bcdrSecurityLevel": "Poor",
                 "moveState": "Unknown",
