@@ -619,3 +619,42 @@ def test_create_and_get_match_the_official_example_shapes(box: Sandbox, net: Azu
         if name.startswith("Virtual"):
             example["properties"].pop("defaultPublicNatGateway")
         assert missing_keys(example, getter[1]) == [], name
+
+
+def test_zone_group_follows_an_endpoint_update_to_another_target(box: Sandbox, net: AzureClients) -> None:
+    old, new = put_storage(box, "stold"), put_storage(box, "stnew")
+    zone = put_zone(box, "privatelink.blob.core.windows.net")
+    create_pe(net, "pe-blob", pe_body(old, "blob"))
+    group_body = {"properties": {"privateDnsZoneConfigs": [{"name": "blob", "properties": {"privateDnsZoneId": zone}}]}}
+    net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-blob", "default", group_body).result()
+
+    moved = create_pe(net, "pe-blob", pe_body(new, "blob"))
+    assert [c.fqdn for c in moved.custom_dns_configs] == ["stnew.blob.core.windows.net"]
+    assert connections.for_target(box.world, old) == [] and len(connections.for_target(box.world, new)) == 1
+    assert box.world.get(privatedns.a_record_id(zone, "stold")) is None
+    assert box.world.get(privatedns.a_record_id(zone, "stnew")) is not None
+    group = net.network.private_dns_zone_groups.get(PE_RG, "pe-blob", "default")
+    assert [r.record_set_name for r in group.private_dns_zone_configs[0].record_sets] == ["stnew"]
+
+
+def test_a_subnet_in_use_cannot_be_dropped_or_readdressed(box: Sandbox, net: AzureClients) -> None:
+    account = put_storage(box, "stinuse")
+    create_pe(net, "pe-blob", pe_body(account, "blob"))
+    vnet = {
+        "location": "eastus",
+        "properties": {
+            "addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+            "subnets": [{"name": "snet-tiny", "properties": {"addressPrefix": "10.20.2.0/29"}}],
+        },
+    }
+    # A VNet PUT replaces its subnet list, as in ARM: leaving out a subnet in use is refused.
+    with pytest.raises(HttpResponseError) as info:
+        net.network.virtual_networks.begin_create_or_update(NET_RG, VNET, vnet).result()
+    status, code, message = arm_error(info)
+    assert (status, code) == (400, "InUseSubnetCannotBeDeleted") and "snet-pe" in message
+    with pytest.raises(HttpResponseError) as info:
+        net.network.subnets.begin_create_or_update(
+            NET_RG, VNET, "snet-pe", {"properties": {"addressPrefix": "10.20.4.0/24"}}
+        ).result()
+    assert arm_error(info)[:2] == (400, "InUseSubnetCannotBeUpdated")
+    assert net.network.subnets.get(NET_RG, VNET, "snet-pe").address_prefix == "10.20.1.0/24"

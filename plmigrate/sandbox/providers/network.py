@@ -724,6 +724,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
         if tags:
             endpoint["tags"] = tags
         world.put(endpoint)
+        refresh_zone_groups(world, endpoint)
         meta.update({"links": new_links, "nic_id": nic_id})
         if old_nic is not None and key(old_nic["id"]) != key(nic_id):
             world.delete(old_nic["id"])
@@ -797,6 +798,73 @@ def _remove_group_records(world: World, group: dict[str, Any]) -> None:
             privatedns.remove_a_record(world, zone_id, record["recordSetName"], record["ipAddresses"])
 
 
+def write_zone_group(
+    world: World,
+    endpoint: dict[str, Any],
+    group_id: str,
+    group_name: str,
+    zones: list[tuple[str, dict[str, Any]]],
+    existing: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Write a zone group's A records (one per FQDN of the endpoint, into the zone whose public name
+    is the FQDN's longest suffix), drop the ones it wrote before, and store the group."""
+    records: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(zones))}
+    for dns in endpoint["properties"].get("customDnsConfigs", []):
+        fqdn = dns["fqdn"].lower().rstrip(".")
+        best: tuple[int, str] | None = None
+        for i, (_, zone) in enumerate(zones):
+            public = _public_suffix(zone["name"])
+            if fqdn.endswith("." + public) and (best is None or len(public) > len(best[1])):
+                best = (i, public)
+        if best is None:
+            continue
+        i, public = best
+        relative = fqdn[: -len(public) - 1]
+        records[i].append(
+            {
+                "recordType": "A",
+                "recordSetName": relative,
+                "fqdn": f"{relative}.{zones[i][1]['name']}",
+                "ttl": A_RECORD_TTL,
+                "ipAddresses": list(dns["ipAddresses"]),
+                "provisioningState": "Succeeded",
+            }
+        )
+    with world.lock:
+        if existing is not None:
+            _remove_group_records(world, existing)
+        for i, (_, zone) in enumerate(zones):
+            for record in records[i]:
+                privatedns.upsert_a_record(
+                    world, zone["id"], record["recordSetName"], record["ipAddresses"], A_RECORD_TTL
+                )
+        group = {
+            "id": group_id,
+            "name": group_name,
+            "type": ZONE_GROUP_TYPE,
+            "etag": _etag(),
+            "properties": {
+                "provisioningState": "Succeeded",
+                "privateDnsZoneConfigs": [
+                    {"name": config_name, "properties": {"privateDnsZoneId": zone["id"], "recordSets": records[i]}}
+                    for i, (config_name, zone) in enumerate(zones)
+                ],
+            },
+        }
+        return world.put(group)
+
+
+def refresh_zone_groups(world: World, endpoint: dict[str, Any]) -> None:
+    """After an endpoint update, its zone groups follow its FQDNs and IPs (as Azure keeps them)."""
+    for group in world.children(endpoint["id"], "privateDnsZoneGroups"):
+        zones = []
+        for config in group["properties"].get("privateDnsZoneConfigs", []):
+            zone = world.get(config["properties"]["privateDnsZoneId"])
+            if zone is not None:
+                zones.append((config.get("name") or zone["name"], zone))
+        write_zone_group(world, endpoint, group["id"], group["name"], zones, group)
+
+
 def put_zone_group(req: ArmRequest) -> ArmResponse:
     body = req.json_body()
     world = req.world
@@ -832,53 +900,14 @@ def put_zone_group(req: ArmRequest) -> ArmResponse:
                 )
             zones.append((config.get("name") or zone["name"], zone))
 
-        # Each FQDN of the endpoint goes into the zone whose public name is its longest suffix.
-        records: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(zones))}
-        for dns in endpoint["properties"].get("customDnsConfigs", []):
-            fqdn = dns["fqdn"].lower().rstrip(".")
-            best: tuple[int, str] | None = None
-            for i, (_, zone) in enumerate(zones):
-                public = _public_suffix(zone["name"])
-                if fqdn.endswith("." + public) and (best is None or len(public) > len(best[1])):
-                    best = (i, public)
-            if best is None:
-                continue
-            i, public = best
-            relative = fqdn[: -len(public) - 1]
-            records[i].append(
-                {
-                    "recordType": "A",
-                    "recordSetName": relative,
-                    "fqdn": f"{relative}.{zones[i][1]['name']}",
-                    "ttl": A_RECORD_TTL,
-                    "ipAddresses": list(dns["ipAddresses"]),
-                    "provisioningState": "Succeeded",
-                }
-            )
-        if existing is not None:
-            _remove_group_records(world, existing)
-        for i, (_, zone) in enumerate(zones):
-            for record in records[i]:
-                privatedns.upsert_a_record(
-                    world, zone["id"], record["recordSetName"], record["ipAddresses"], A_RECORD_TTL
-                )
-        group = {
-            "id": existing["id"] if existing else group_id,
-            "name": existing["name"] if existing else req.params["privateDnsZoneGroupName"],
-            "type": ZONE_GROUP_TYPE,
-            "etag": _etag(),
-            "properties": {
-                "provisioningState": "Succeeded",
-                "privateDnsZoneConfigs": [
-                    {
-                        "name": config_name,
-                        "properties": {"privateDnsZoneId": zone["id"], "recordSets": records[i]},
-                    }
-                    for i, (config_name, zone) in enumerate(zones)
-                ],
-            },
-        }
-        stored = world.put(group)
+        stored = write_zone_group(
+            world,
+            endpoint,
+            existing["id"] if existing else group_id,
+            existing["name"] if existing else req.params["privateDnsZoneGroupName"],
+            zones,
+            existing,
+        )
     return lro.accepted(req, 200 if existing else 201, stored, resource_id=stored["id"])
 
 
