@@ -12,14 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.errors import StepFailed
 from plmigrate.facts import RoleGrant
-from plmigrate.rules import AccountFacts, required_roles, role_assignment_name, role_definition_id
+from plmigrate.rules import ROLE_NAMES, AccountFacts, required_roles, role_assignment_name, role_definition_id
 from tasks.retrying import ARM_RETRIES
-
-ROLE_NAMES = {
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
-}
 
 
 def _assigned_roles(target: Target, scope: str, principal_id: str) -> dict[str, str]:
