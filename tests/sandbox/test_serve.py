@@ -228,10 +228,12 @@ def test_approve_decides_pending_connections_as_the_owner(tmp_path: Path, served
         "pe-stfincache01-blob",
         {
             "location": "eastus",
-            "subnet": {"id": subnet_id},
-            "private_link_service_connections": [
-                {"name": "blob", "private_link_service_id": account_id, "group_ids": ["blob"]}
-            ],
+            "properties": {
+                "subnet": {"id": subnet_id},
+                "privateLinkServiceConnections": [
+                    {"name": "blob", "properties": {"privateLinkServiceId": account_id, "groupIds": ["blob"]}}
+                ],
+            },
         },
     ).result()
 
