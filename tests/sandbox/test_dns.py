@@ -13,7 +13,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from conftest import Admin
+from tests.conftest import Admin
 
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox
