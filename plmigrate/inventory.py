@@ -451,23 +451,27 @@ def parse_yaml(data: Any, business_unit: BusinessUnit, source: str = "inventory"
         raise InputError(
             [*problems, f"servers: expected a list of entries, got {_kind(entries)} — use '- ' items"], source
         )
-    rows: list[tuple[int, dict[str, Any]]] = []
+    rows: list[tuple[int, dict[str, Any] | None]] = []
+    cell_problems: dict[int, list[str]] = {}
     unknown: dict[str, list[int]] = {}
     present: set[str] = set()
     for index, entry in enumerate(entries):
         row_number = index + 1
         if not isinstance(entry, dict):
-            problems.append(
+            cell_problems[row_number] = [
                 f"row {row_number}: expected a mapping of columns (server: ..., source_type: ...), got {_kind(entry)} "
                 "— write the entry as key: value lines"
-            )
+            ]
+            rows.append((row_number, None))
             continue
         values: dict[str, Any] = {}
         for raw_key, value in entry.items():
             key = _column_key(str(raw_key))
             if key in COLUMNS:
                 if key in values:
-                    problems.append(f"row {row_number}, column {key}: given twice — keep one")
+                    cell_problems.setdefault(row_number, []).append(
+                        f"row {row_number}, column {key}: given twice (as {_short_repr(raw_key)} too) — keep one"
+                    )
                 values[key] = value
                 present.add(key)
             else:
@@ -477,17 +481,17 @@ def parse_yaml(data: Any, business_unit: BusinessUnit, source: str = "inventory"
         shown = ", ".join(map(str, where[:5])) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
         problems.append(f"row {shown}, column {key}: unknown column — {_unknown_column_fix(key)}")
     # A column no entry has is one problem, not one per entry.
-    missing = {c for c in REQUIRED_COLUMNS if c not in present} if rows else set()
+    missing = {c for c in REQUIRED_COLUMNS if c not in present} if any(v is not None for _, v in rows) else set()
     problems += [
         f"column {c}: required column is missing from every entry — add {c}: to each entry"
         for c in REQUIRED_COLUMNS
         if c in missing
     ]
-    return _validate(rows, missing, business_unit, problems, headline)
+    return _validate(rows, missing, business_unit, problems, headline, cell_problems)
 
 
 def _validate(
-    rows: Sequence[tuple[int, dict[str, Any]]],
+    rows: Sequence[tuple[int, dict[str, Any] | None]],
     missing_columns: set[str],
     business_unit: BusinessUnit,
     problems: list[str],
@@ -495,7 +499,7 @@ def _validate(
     cell_problems: dict[int, list[str]] | None = None,
 ) -> list[Server]:
     """Validate each row and the rows together; InputError with `problems` (file-level), then every row's
-    problems in row order (`cell_problems`: those found while reading, by row)."""
+    problems in row order (`cell_problems`: those found while reading, by row; a row of None is not a row)."""
     if not rows and not problems:
         problems.append("<file>: no servers — add one row per server")
     servers: list[Server] = []
@@ -503,6 +507,8 @@ def _validate(
     context = {"business_unit": business_unit}
     for row_number, values in rows:
         problems += (cell_problems or {}).get(row_number, [])
+        if values is None:
+            continue  # not a row at all; already reported
         # Empty cells are absent values: an optional column takes its default, a required one is reported.
         present = {k: v for k, v in values.items() if v is not None and not (isinstance(v, str) and not v.strip())}
         try:
