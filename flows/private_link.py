@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
-from plmigrate.facts import EndpointFacts
+from plmigrate.facts import EndpointFacts, VaultFacts
 from plmigrate.model import BusinessUnit, load_business_unit
 from plmigrate.naming import endpoint_name
 from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
@@ -25,6 +25,7 @@ from plmigrate.rules import (
     BLOB_ZONE,
     SOURCE_TYPES,
     AccountFacts,
+    DnsResult,
     connection_verdict,
     owner_instructions,
     rejected_message,
@@ -66,10 +67,10 @@ def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts
     return facts
 
 
-def create_vault_side(target: Target, bu: BusinessUnit) -> tuple:
+def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple:
     """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group."""
-    ensure_resource_group(target, bu.resource_group, bu.region, bu.tags)
-    vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags)
+    ensure_resource_group(target, bu.resource_group, bu.region, bu.tags, dry_run)
+    vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run)
     endpoint = ensure_private_endpoint(
         target,
         resource_group=bu.resource_group,
@@ -79,19 +80,32 @@ def create_vault_side(target: Target, bu: BusinessUnit) -> tuple:
         target_id=vault.id,
         group_id=ASR_GROUP_ID,
         tags=bu.tags,
+        dry_run=dry_run,
     )
-    ensure_resource_group(target, bu.dns_zone_resource_group, bu.region, bu.tags)
+    ensure_resource_group(target, bu.dns_zone_resource_group, bu.region, bu.tags, dry_run)
     zone_id = ensure_private_dns_zone(
-        target, resource_group=bu.dns_zone_resource_group, zone=ASR_ZONE, vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags
+        target,
+        resource_group=bu.dns_zone_resource_group,
+        zone=ASR_ZONE,
+        vnet_ids=bu.zone_link_vnet_ids,
+        tags=bu.tags,
+        dry_run=dry_run,
     )
-    ensure_zone_group(target, endpoint, [zone_id])
+    ensure_zone_group(target, endpoint, [zone_id], dry_run)
     return vault, endpoint, zone_id
 
 
-def create_blob_endpoints(target: Target, bu: BusinessUnit, accounts: list[AccountFacts]) -> tuple[list, str]:
+def create_blob_endpoints(
+    target: Target, bu: BusinessUnit, accounts: list[AccountFacts], dry_run: bool
+) -> tuple[list, str]:
     """Step 4: a blob endpoint per account, the blob zone, and each endpoint's zone group."""
     zone = ensure_private_dns_zone.submit(
-        target, resource_group=bu.dns_zone_resource_group, zone=BLOB_ZONE, vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags
+        target,
+        resource_group=bu.dns_zone_resource_group,
+        zone=BLOB_ZONE,
+        vnet_ids=bu.zone_link_vnet_ids,
+        tags=bu.tags,
+        dry_run=dry_run,
     )
     endpoints = [
         ensure_private_endpoint.submit(
@@ -103,11 +117,12 @@ def create_blob_endpoints(target: Target, bu: BusinessUnit, accounts: list[Accou
             target_id=account.id,
             group_id=BLOB_GROUP_ID,
             tags=bu.tags,
+            dry_run=dry_run,
         )
         for account in accounts
     ]
     zone_id = zone.result()
-    groups = [ensure_zone_group.submit(target, endpoint, [zone_id]) for endpoint in endpoints]
+    groups = [ensure_zone_group.submit(target, endpoint, [zone_id], dry_run) for endpoint in endpoints]
     for group in groups:
         group.result()
     return [e.result() for e in endpoints], zone_id
@@ -174,22 +189,15 @@ def await_approvals(target: Target, bu: BusinessUnit, endpoints: dict[str, Endpo
     return endpoints
 
 
-def prepare_landing_zone(target: Target, bu: BusinessUnit) -> LandingZoneReport:
-    """The six steps for one business unit; call inside a flow run."""
-    nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
-    accounts = validate_landing_zone(target, bu)
-
-    # 1. Create resources (vault side)
-    vault, vault_endpoint, asr_zone = create_vault_side(target, bu)
-    # 2. Verify DNS from the appliance's vantage point
-    vault_dns = verify_dns(
-        vault_endpoint.dns,
-        nameservers,
-        bu.region,
-        bu.timeouts.dns_seconds,
-        bu.timeouts.dns_retry_seconds,
-        what=f"vault {vault.name}",
-    )
+def prepare_storage_accounts(
+    target: Target,
+    bu: BusinessUnit,
+    accounts: list[AccountFacts],
+    vault: VaultFacts,
+    nameservers: list[tuple[str, int]],
+    dry_run: bool,
+) -> tuple[list[AccountReport], str]:
+    """Steps 3-5 (and the blob half of step 2) for the accounts given, concurrently."""
     # 3. Grant roles to the vault identity; let trusted services through the accounts' firewalls
     grants = grant_vault_roles.map(
         unmapped(target),
@@ -197,54 +205,87 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit) -> LandingZoneReport:
         unmapped(vault.principal_id),
         unmapped(bu.timeouts.role_seconds),
         unmapped(bu.timeouts.role_retry_seconds),
+        unmapped(dry_run),
     )
-    trusted = allow_trusted_services.map(unmapped(target), [bu.storage_account(a.name) for a in accounts])
+    trusted = allow_trusted_services.map(
+        unmapped(target), [bu.storage_account(a.name) for a in accounts], unmapped(dry_run)
+    )
     # 4. Create endpoint: blob endpoints and their DNS
-    blob_endpoints, blob_zone = create_blob_endpoints(target, bu, accounts)
-    # 5. Await approval
-    approved = await_approvals(target, bu, {a.name: e for a, e in zip(accounts, blob_endpoints, strict=True)})
-    # 4b. Verify the blob FQDNs resolve privately too
-    blob_dns = verify_dns.map(
-        [approved[a.name].dns for a in accounts],
-        unmapped(nameservers),
-        unmapped(bu.region),
-        unmapped(bu.timeouts.dns_seconds),
-        unmapped(bu.timeouts.dns_retry_seconds),
-        what=[f"storage account {a.name}" for a in accounts],
-    ).result()
+    blob_endpoints, blob_zone = create_blob_endpoints(target, bu, accounts, dry_run)
+    endpoints = {a.name: e for a, e in zip(accounts, blob_endpoints, strict=True)}
+    if dry_run:  # nothing was made, so there is nothing to approve or resolve yet
+        blob_dns: list[list[DnsResult]] = [[] for _ in accounts]
+    else:
+        # 5. Await approval
+        endpoints = await_approvals(target, bu, endpoints)
+        # 2b. Verify the blob FQDNs resolve privately too
+        blob_dns = verify_dns.map(
+            [endpoints[a.name].dns for a in accounts],
+            unmapped(nameservers),
+            unmapped(bu.region),
+            unmapped(bu.timeouts.dns_seconds),
+            unmapped(bu.timeouts.dns_retry_seconds),
+            what=[f"storage account {a.name}" for a in accounts],
+        ).result()
+    reports = [
+        AccountReport(
+            name=a.name,
+            id=a.id,
+            role=bu.storage_account(a.name).role,
+            sku=a.sku_name,
+            roles=g,
+            trusted_services_changed=t,
+            endpoint=endpoints[a.name],
+            dns=d,
+        )
+        for a, g, t, d in zip(accounts, grants.result(), trusted.result(), blob_dns, strict=True)
+    ]
+    return reports, blob_zone
+
+
+def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False) -> LandingZoneReport:
+    """The six steps for one business unit; call inside a flow run. A dry run reads everything,
+    writes nothing, and reports what a real run would create or change."""
+    nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
+    accounts = validate_landing_zone(target, bu)
+    # 1. Create resources (vault side)
+    vault, vault_endpoint, asr_zone = create_vault_side(target, bu, dry_run)
+    # 2. Verify DNS from the appliance's vantage point
+    vault_dns = (
+        []
+        if dry_run
+        else verify_dns(
+            vault_endpoint.dns,
+            nameservers,
+            bu.region,
+            bu.timeouts.dns_seconds,
+            bu.timeouts.dns_retry_seconds,
+            what=f"vault {vault.name}",
+        )
+    )
+    # 3-5. Grant roles, create endpoints, await approval (per storage account)
+    account_reports, blob_zone = prepare_storage_accounts(target, bu, accounts, vault, nameservers, dry_run)
     # 6. Select cache account for each kind of server per replication account
-    by_role = {a.name: bu.storage_account(a.name).role for a in accounts}
-    candidates = [a for a in accounts if by_role[a.name] == "cache"]
+    candidates = [a for a in accounts if bu.storage_account(a.name).role == "cache"]
     cache_plan = {
         a.name: {source: select_cache_account(source, a, candidates, bu.region) for source in SOURCE_TYPES}
         for a in accounts
-        if by_role[a.name] == "replication"
+        if bu.storage_account(a.name).role == "replication"
     }
-
     report = LandingZoneReport(
         business_unit=bu.name,
         subscription_id=bu.subscription_id,
         region=bu.region,
+        dry_run=dry_run,
         vault=vault,
         vault_endpoint=vault_endpoint,
         zones=[asr_zone, blob_zone],
         vault_dns=vault_dns,
-        accounts=[
-            AccountReport(
-                name=a.name,
-                id=a.id,
-                role=by_role[a.name],
-                sku=a.sku_name,
-                roles=g,
-                trusted_services_changed=t,
-                endpoint=approved[a.name],
-                dns=d,
-            )
-            for a, g, t, d in zip(accounts, grants.result(), trusted.result(), blob_dns, strict=True)
-        ],
+        accounts=account_reports,
         cache_plan=cache_plan,
     )
-    publish_markdown(f"landing-zone-{bu.name}", render_markdown(report), f"Private Link landing zone of {bu.name}")
+    if not dry_run:
+        publish_markdown(f"landing-zone-{bu.name}", render_markdown(report), f"Private Link landing zone of {bu.name}")
     return report
 
 
@@ -254,16 +295,17 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit) -> LandingZoneReport:
     description="Create resources → verify DNS → grant roles → create endpoint → await approval → select cache account",
 )
 def private_link_landing_zone(
-    business_unit_file: str, target: str = f"sandbox:{DEFAULT_SANDBOX_INFO}"
+    business_unit_file: str, target: str = f"sandbox:{DEFAULT_SANDBOX_INFO}", dry_run: bool = False
 ) -> LandingZoneReport:
     """Prepare one business unit's landing zone for replication over Private Link.
 
     Args:
         business_unit_file: the business-unit YAML file (see deployments/).
         target: `azure` (DefaultAzureCredential) or `sandbox:INFO_FILE`.
+        dry_run: read everything and report what would be created or changed; write nothing.
     """
     bu = load_business_unit(business_unit_file)
-    return prepare_landing_zone(resolve_target(target, bu.subscription_id), bu)
+    return prepare_landing_zone(resolve_target(target, bu.subscription_id), bu, dry_run)
 
 
 if __name__ == "__main__":

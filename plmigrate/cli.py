@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from plmigrate.azure import DEFAULT_SANDBOX_INFO
+from plmigrate.errors import PlmigrateError
 from plmigrate.sandbox.serve import AdminClient, AdminError, InvalidInput
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
@@ -48,6 +50,37 @@ def cmd_sandbox_approve(args: argparse.Namespace) -> int:
 def cmd_sandbox_calls(args: argparse.Namespace) -> int:
     print(json.dumps(AdminClient.from_file(args.info).calls(), indent=2))
     return EXIT_OK
+
+
+# -- plmigrate prepare / wave ------------------------------------------------------------------
+def _target(args: argparse.Namespace) -> str:
+    return "azure" if args.azure else f"sandbox:{args.sandbox}"
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from flows.private_link import private_link_landing_zone
+    from plmigrate.report import render_markdown
+
+    report = private_link_landing_zone(args.business_unit, _target(args), args.dry_run)
+    print(report.model_dump_json(indent=2) if args.json else render_markdown(report))
+    return EXIT_OK
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--sandbox",
+        metavar="INFO_FILE",
+        default=DEFAULT_SANDBOX_INFO,
+        help=f"run against the sandbox whose info file this is (default: {DEFAULT_SANDBOX_INFO})",
+    )
+    where.add_argument(
+        "--azure", action="store_true", help="run against Azure with DefaultAzureCredential (az login, env, identity)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read everything, print what would change, write nothing"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -98,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sandbox(commands)
+    prepare = commands.add_parser(
+        "prepare",
+        help="prepare a business unit's landing zone for replication over Private Link",
+        description="Create resources, verify DNS, grant roles, create endpoints, await approval, select cache "
+        "accounts. Exit 0 when done, 2 for invalid input, 1 for a failed step.",
+    )
+    prepare.add_argument("business_unit", metavar="BU_FILE", help="the business-unit YAML file (see deployments/)")
+    _add_target_options(prepare)
+    prepare.set_defaults(func=cmd_prepare)
     return parser
 
 
@@ -114,6 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("azure").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
+    except PlmigrateError as exc:
+        if args.debug:
+            raise
+        print(f"plmigrate: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (FileNotFoundError, ValueError) as exc:
+        # Configuration problems found before any write: a missing info file, a wrong target.
+        if args.debug:
+            raise
+        print(f"plmigrate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except InvalidInput as exc:
         if args.debug:
             raise

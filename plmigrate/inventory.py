@@ -359,6 +359,10 @@ def _load(path: Path, business_unit: BusinessUnit) -> list[Server]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
         problem = getattr(error, "problem", None) or "unparseable"
         raise InputError([f"{where}: invalid YAML ({problem}) — fix the syntax"], str(path)) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InputError(
+            ["<file>: nested too deeply to read — write servers: as a flat list of entries"], str(path)
+        ) from None
     return parse_yaml(data, business_unit, str(path))
 
 

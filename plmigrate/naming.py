@@ -28,3 +28,8 @@ def vnet_link_name(vnet_name: str) -> str:
 def zone_config_name(zone: str) -> str:
     """A zone group's entry for a zone: the zone name with dots as hyphens, as the portal does."""
     return zone.replace(".", "-")
+
+
+def arm_id(subscription_id: str, resource_group: str, resource_type: str, name: str) -> str:
+    """The ARM ID a resource will have, e.g. for reporting what a dry run would create."""
+    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/{resource_type}/{name}"

@@ -26,6 +26,7 @@ class LandingZoneReport(BaseModel):
     business_unit: str
     subscription_id: str
     region: str
+    dry_run: bool = False  # then `written` means "would be written" and nothing was
     vault: VaultFacts
     vault_endpoint: EndpointFacts
     zones: list[str]
@@ -113,5 +114,8 @@ def render_markdown(report: LandingZoneReport) -> str:
         for replication, choices in report.cache_plan.items():
             for source, choice in choices.items():
                 lines.append(f"| {replication} | {source} | {choice.account or '—'} | {choice.reason} |")
-    lines += ["", f"Writes this run: **{report.writes}**."]
+    if report.dry_run:
+        lines += ["", f"Dry run: **{report.writes}** resources would be created or changed; nothing was written."]
+    else:
+        lines += ["", f"Writes this run: **{report.writes}**."]
     return "\n".join(lines) + "\n"

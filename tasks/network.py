@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.facts import ConnectionFacts, EndpointFacts
-from plmigrate.naming import ZONE_GROUP, vnet_link_name, zone_config_name
+from plmigrate.naming import ZONE_GROUP, arm_id, vnet_link_name, zone_config_name
 from tasks.retrying import ARM_RETRIES
 
 # Codes ARM answers when the endpoint's creator may not approve on the target: the connection
@@ -73,6 +73,7 @@ def ensure_private_endpoint(
     target_id: str,
     group_id: str,
     tags: dict[str, str],
+    dry_run: bool = False,
 ) -> EndpointFacts:
     """A private endpoint in `subnet_id` connected to `target_id` for `group_id`.
 
@@ -91,6 +92,18 @@ def ensure_private_endpoint(
         raise RuntimeError(
             f"private endpoint {existing['id']} exists but does not connect {target_id} ({group_id}) from "
             f"{subnet_id}; plmigrate does not change endpoints it did not make this way — delete it or rename"
+        )
+    if dry_run:
+        logger.info("Would create private endpoint %s -> %s (%s)", name, target_id, group_id)
+        return EndpointFacts(
+            id=arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateEndpoints", name),
+            name=name,
+            resource_group=resource_group,
+            target_id=target_id,
+            group_id=group_id,
+            subnet_id=subnet_id,
+            connection=ConnectionFacts(name=name, status="(not created)"),
+            written=True,
         )
     connection = {
         "name": name,
@@ -121,7 +134,7 @@ def ensure_private_endpoint(
 
 @task(name="ensure-private-dns-zone", cache_policy=NO_CACHE, **ARM_RETRIES)
 def ensure_private_dns_zone(
-    target: Target, *, resource_group: str, zone: str, vnet_ids: list[str], tags: dict[str, str]
+    target: Target, *, resource_group: str, zone: str, vnet_ids: list[str], tags: dict[str, str], dry_run: bool = False
 ) -> str:
     """The private DNS zone exists (location global) and is linked to every VNet in `vnet_ids`.
     Existing links, records and other settings of the zone are left alone."""
@@ -131,6 +144,11 @@ def ensure_private_dns_zone(
         zone_id = az.privatedns.private_zones.get(resource_group, zone).id
         logger.info("Private DNS zone %s already exists", zone_id)
     except ResourceNotFoundError:
+        if dry_run:
+            logger.info(
+                "Would create private DNS zone %s in %s, linked to %s", zone, resource_group, ", ".join(vnet_ids)
+            )
+            return arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateDnsZones", zone)
         made = az.privatedns.private_zones.begin_create_or_update(
             resource_group, zone, {"location": "global", "tags": tags}
         ).result()
@@ -142,6 +160,9 @@ def ensure_private_dns_zone(
     }
     for vnet_id in vnet_ids:
         if vnet_id.lower() in linked:
+            continue
+        if dry_run:
+            logger.info("Would link %s to VNet %s", zone_id, vnet_id)
             continue
         link_name = vnet_link_name(vnet_id.rstrip("/").split("/")[-1])
         body = {
@@ -157,11 +178,14 @@ def ensure_private_dns_zone(
 
 
 @task(name="ensure-zone-group", cache_policy=NO_CACHE, **ARM_RETRIES)
-def ensure_zone_group(target: Target, endpoint: EndpointFacts, zone_ids: list[str]) -> bool:
+def ensure_zone_group(target: Target, endpoint: EndpointFacts, zone_ids: list[str], dry_run: bool = False) -> bool:
     """The endpoint's zone group names every zone in `zone_ids` (which writes its A records).
     Returns whether anything was written."""
     az = clients(target)
     logger = get_run_logger()
+    if dry_run and endpoint.written:
+        logger.info("Would give %s a zone group naming %s", endpoint.name, ", ".join(zone_ids))
+        return True
     try:
         group = rest(az.network.private_dns_zone_groups.get(endpoint.resource_group, endpoint.name, ZONE_GROUP))
     except ResourceNotFoundError:
@@ -174,6 +198,9 @@ def ensure_zone_group(target: Target, endpoint: EndpointFacts, zone_ids: list[st
     ):
         logger.info("Zone group of %s already names %s", endpoint.id, ", ".join(zone_ids))
         return False
+    if dry_run:
+        logger.info("Would make the zone group of %s name %s", endpoint.id, ", ".join(zone_ids))
+        return True
     wanted = list(configs) + [
         {"name": zone_config_name(z.rstrip("/").split("/")[-1]), "properties": {"privateDnsZoneId": z}}
         for z in zone_ids

@@ -31,7 +31,12 @@ def _assigned_roles(target: Target, scope: str, principal_id: str) -> dict[str, 
 
 @task(name="grant-vault-roles", cache_policy=NO_CACHE, **ARM_RETRIES)
 def grant_vault_roles(
-    target: Target, account: AccountFacts, principal_id: str, timeout_seconds: float, retry_seconds: float
+    target: Target,
+    account: AccountFacts,
+    principal_id: str,
+    timeout_seconds: float,
+    retry_seconds: float,
+    dry_run: bool = False,
 ) -> list[RoleGrant]:
     """Assign the roles the account's SKU needs to the vault identity, then wait until ARM lists
     them. `PrincipalNotFound` (a fresh identity not yet replicated) is retried until the timeout;
@@ -40,7 +45,7 @@ def grant_vault_roles(
     logger = get_run_logger()
     scope = account.id
     deadline = time.monotonic() + timeout_seconds
-    existing = _assigned_roles(target, scope, principal_id)
+    existing = {} if principal_id == "(new identity)" else _assigned_roles(target, scope, principal_id)
     grants: list[RoleGrant] = []
     for role in required_roles(account.sku_name):
         name = ROLE_NAMES.get(role, role)
@@ -56,6 +61,12 @@ def grant_vault_roles(
             )
             continue
         assignment_name = role_assignment_name(scope, principal_id, role)
+        if dry_run:
+            logger.info("Would grant %s on %s to %s", name, scope, principal_id)
+            grants.append(
+                RoleGrant(scope=scope, role_definition_id=role, role_name=name, assignment_id="", created=True)
+            )
+            continue
         body = {
             "properties": {
                 "roleDefinitionId": role_definition_id(target.subscription_id, role),
@@ -88,6 +99,8 @@ def grant_vault_roles(
                 scope=scope, role_definition_id=role, role_name=name, assignment_id=assignment_id, created=created
             )
         )
+    if dry_run:
+        return grants
     # ARM is eventually consistent: wait until every grant is listed before replication relies on it.
     wanted = {g.role_definition_id.lower() for g in grants}
     delay = retry_seconds

@@ -13,7 +13,7 @@ from tasks.retrying import ARM_RETRIES
 
 
 @task(name="allow-trusted-services", cache_policy=NO_CACHE, **ARM_RETRIES)
-def allow_trusted_services(target: Target, account: StorageAccountRef) -> bool:
+def allow_trusted_services(target: Target, account: StorageAccountRef, dry_run: bool = False) -> bool:
     """`networkAcls.bypass` includes AzureServices where the account restricts network access.
     Read-modify-write of the whole rule set, so no rule is lost. Returns whether it wrote."""
     az = clients(target)
@@ -29,6 +29,9 @@ def allow_trusted_services(target: Target, account: StorageAccountRef) -> bool:
         logger.info("Storage account %s already lets trusted Microsoft services through", current["id"])
         return False
     network_acls = {**acls, "bypass": bypass}
+    if dry_run:
+        logger.info("Would set bypass of %s to %r, keeping its rules", current["id"], bypass)
+        return True
     az.storage.storage_accounts.update(
         account.resource_group, account.name, {"properties": {"networkAcls": network_acls}}
     )

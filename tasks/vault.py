@@ -9,11 +9,12 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, clients, rest
 from plmigrate.facts import VaultFacts
+from plmigrate.naming import arm_id
 from tasks.retrying import ARM_RETRIES
 
 
 @task(name="ensure-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)
-def ensure_resource_group(target: Target, name: str, location: str, tags: dict[str, str]) -> str:
+def ensure_resource_group(target: Target, name: str, location: str, tags: dict[str, str], dry_run: bool = False) -> str:
     """The resource group exists; an existing one is left as it is (its tags are its owner's)."""
     az = clients(target)
     logger = get_run_logger()
@@ -22,13 +23,18 @@ def ensure_resource_group(target: Target, name: str, location: str, tags: dict[s
         logger.info("Resource group %s already exists", group.id)
         return group.id
     except ResourceNotFoundError:
+        if dry_run:
+            logger.info("Would create resource group %s in %s", name, location)
+            return f"/subscriptions/{target.subscription_id}/resourceGroups/{name}"
         group = az.resources.resource_groups.create_or_update(name, {"location": location, "tags": tags})
         logger.info("Created resource group %s", group.id)
         return group.id
 
 
 @task(name="ensure-vault", cache_policy=NO_CACHE, **ARM_RETRIES)
-def ensure_vault(target: Target, resource_group: str, name: str, location: str, tags: dict[str, str]) -> VaultFacts:
+def ensure_vault(
+    target: Target, resource_group: str, name: str, location: str, tags: dict[str, str], dry_run: bool = False
+) -> VaultFacts:
     """The vault exists with a system-assigned identity (enabled on an existing vault that lacks
     one, keeping any user-assigned identities it has)."""
     az = clients(target)
@@ -39,6 +45,12 @@ def ensure_vault(target: Target, resource_group: str, name: str, location: str, 
     except ResourceNotFoundError:
         vault = None
     # A vault left Failed by an interrupted deployment is repaired by the same PUT that creates one.
+    if dry_run and (vault is None or "SystemAssigned" not in str((vault.get("identity") or {}).get("type"))):
+        vault_id = arm_id(target.subscription_id, resource_group, "Microsoft.RecoveryServices/vaults", name)
+        logger.info(
+            "Would %s vault %s with a system-assigned identity", "create" if vault is None else "update", vault_id
+        )
+        return VaultFacts(id=vault_id, name=name, location=location, principal_id="(new identity)", written=True)
     if vault is None or (vault.get("properties") or {}).get("provisioningState") == "Failed":
         body = {
             "location": location,

@@ -13,11 +13,11 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
-from tests.conftest import Admin
 
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox
 from plmigrate.sandbox.dns import DnsServer, public_ip, split_name
+from tests.conftest import Admin
 
 SUB = "00000000-0000-0000-0000-00000000a11e"
 RG = "rg-network-hub"
