@@ -11,16 +11,14 @@ person would with the Resume button in the Prefect UI.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import ssl
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from plmigrate.sandbox import Sandbox, Scenario
+from plmigrate.sandbox.serve import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
 INFO = ROOT / ".sandbox" / "info.json"
@@ -48,26 +46,30 @@ def play_the_storage_owner(sandbox: Sandbox, stop: threading.Event) -> None:
     """Wait for the run to pause on a pending connection, approve it as the owner, resume the run."""
     from prefect.flow_runs import resume_flow_run
 
-    while not stop.is_set():
+    def pending_connections() -> list[dict]:
+        return [
+            c
+            for c in sandbox.world.by_type("Microsoft.Storage/storageAccounts/privateEndpointConnections")
+            if c["properties"]["privateLinkServiceConnectionState"]["status"] == "Pending"
+        ]
+
+    # Ask Prefect only once the run is under way (and so its server is up): a pending connection
+    # shows the flow has reached the approval step.
+    while not stop.is_set() and not pending_connections():
+        time.sleep(0.5)
+    run_id = None
+    while not stop.is_set() and not run_id:
         run_id = _paused_run_id()
-        if run_id:
-            break
         time.sleep(1)
-    else:
+    if not run_id:
         return
-    pending = [
-        (c["id"].split("/privateEndpointConnections/")[0], c["name"])
-        for c in sandbox.world.by_type("Microsoft.Storage/storageAccounts/privateEndpointConnections")
-        if c["properties"]["privateLinkServiceConnectionState"]["status"] == "Pending"
-    ]
+    admin = AdminClient(sandbox.info)
+    pending = pending_connections()
     _say(f"Run {run_id} is paused: {len(pending)} connection(s) await the storage team's approval")
-    for account_id, name in pending:
-        print(f"    storage team approves {name} on {account_id.split('/')[-1]}", flush=True)
-        body = json.dumps({"target_id": account_id, "connection_name": name, "status": "Approved"}).encode()
-        request = urllib.request.Request(sandbox.info.admin_url + "/connections", data=body, method="POST")
-        request.add_header("Authorization", f"Bearer {sandbox.info.token}")
-        request.add_header("Content-Type", "application/json")
-        urllib.request.urlopen(request, context=ssl.create_default_context(cafile=sandbox.info.ca_file)).read()
+    for connection in pending:
+        account_id = connection["id"].split("/privateEndpointConnections/")[0]
+        print(f"    storage team approves {connection['name']} on {account_id.split('/')[-1]}", flush=True)
+        admin.decide(account_id, "Approved", connection_name=connection["name"], description="Approved in the portal")
     _say("Resuming the run (the Resume button in the Prefect UI does the same)")
     resume_flow_run(run_id, run_input={"approved_by": "storage team (demo)", "note": "approved in the portal"})
 
@@ -77,6 +79,7 @@ def main() -> int:
     from plmigrate.report import render_markdown
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
     _say("Starting the sandbox (Azure Resource Manager over HTTPS + on-prem DNS) with the default scenario")
     with Sandbox(Scenario.load("default")) as sandbox:
         sandbox.info.write(INFO)

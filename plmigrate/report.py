@@ -117,5 +117,5 @@ def render_markdown(report: LandingZoneReport) -> str:
     if report.dry_run:
         lines += ["", f"Dry run: **{report.writes}** resources would be created or changed; nothing was written."]
     else:
-        lines += ["", f"Writes this run: **{report.writes}**."]
+        lines += ["", f"Vault, endpoint, role and firewall changes this run: **{report.writes}**."]
     return "\n".join(lines) + "\n"

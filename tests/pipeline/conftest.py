@@ -29,6 +29,7 @@ def prefect_server() -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="plmigrate-results-") as results:
         os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = results
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         with prefect_test_harness(server_startup_timeout=120):
             yield
 
