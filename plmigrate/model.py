@@ -470,6 +470,9 @@ class BusinessUnit(_Section):
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
             problem = getattr(error, "problem", None) or str(error)
             raise InputError([f"{where}: invalid YAML ({problem}) — fix the syntax"], source) from None
+        except RecursionError:
+            # PyYAML recurses once per nesting level; a business unit is never this deep.
+            raise InputError(["<file>: nested too deeply to be a business unit — fix the file"], source) from None
         if data is None:
             raise InputError(["<file>: the file is empty — write the business unit's fields in it"], source)
         return cls.parse(data, source)
