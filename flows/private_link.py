@@ -8,7 +8,11 @@ writes nothing where Azure already matches.
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from prefect import flow, get_run_logger, pause_flow_run, unmapped
+from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -25,7 +29,6 @@ from plmigrate.rules import (
     BLOB_ZONE,
     SOURCE_TYPES,
     AccountFacts,
-    DnsResult,
     connection_verdict,
     owner_instructions,
     rejected_message,
@@ -95,9 +98,22 @@ def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple:
     return vault, endpoint, zone_id
 
 
+def _settle(futures: dict[str, Any], failures: dict[str, BaseException]) -> dict[str, Any]:
+    """Results of per-account futures; an account whose task failed goes to `failures` instead,
+    so one account's trouble does not stop the others."""
+    settled: dict[str, Any] = {}
+    for name, future in futures.items():
+        result = future.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            failures.setdefault(name, result)
+        else:
+            settled[name] = result
+    return settled
+
+
 def create_blob_endpoints(
-    target: Target, bu: BusinessUnit, accounts: list[AccountFacts], dry_run: bool
-) -> tuple[list, str]:
+    target: Target, bu: BusinessUnit, accounts: list[AccountFacts], dry_run: bool, failures: dict[str, BaseException]
+) -> tuple[dict[str, EndpointFacts], str]:
     """Step 4: a blob endpoint per account, the blob zone, and each endpoint's zone group."""
     zone = ensure_private_dns_zone.submit(
         target,
@@ -107,8 +123,8 @@ def create_blob_endpoints(
         tags=bu.tags,
         dry_run=dry_run,
     )
-    endpoints = [
-        ensure_private_endpoint.submit(
+    submitted = {
+        account.name: ensure_private_endpoint.submit(
             target,
             resource_group=bu.resource_group,
             name=endpoint_name(account.name, BLOB_GROUP_ID),
@@ -120,27 +136,33 @@ def create_blob_endpoints(
             dry_run=dry_run,
         )
         for account in accounts
-    ]
-    zone_id = zone.result()
-    groups = [ensure_zone_group.submit(target, endpoint, [zone_id], dry_run) for endpoint in endpoints]
-    for group in groups:
-        group.result()
-    return [e.result() for e in endpoints], zone_id
+    }
+    zone_id = zone.result()  # shared by every account: its failure is the run's
+    endpoints = _settle(submitted, failures)
+    groups = {n: ensure_zone_group.submit(target, e, [zone_id], dry_run) for n, e in endpoints.items()}
+    _settle(groups, failures)
+    return {n: e for n, e in endpoints.items() if n not in failures}, zone_id
 
 
-def await_approvals(target: Target, bu: BusinessUnit, endpoints: dict[str, EndpointFacts]) -> dict[str, EndpointFacts]:
+def _waiting(endpoints: dict[str, EndpointFacts]) -> dict[str, EndpointFacts]:
+    return {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+
+
+def await_approvals(
+    target: Target, bu: BusinessUnit, endpoints: dict[str, EndpointFacts], failures: dict[str, BaseException]
+) -> dict[str, EndpointFacts]:
     """Step 5: Approved goes on; Pending is self-approved (policy and Azure permitting) or waited
-    for (a pause in the Prefect UI, or polling when unattended); Rejected/Disconnected fail."""
+    for (a pause in the Prefect UI, or polling when unattended); Rejected, Disconnected or still
+    Pending at the timeout go to `failures`."""
     logger = get_run_logger()
     policy = bu.approval
-    pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+    pending = _waiting(endpoints)
     if pending and policy.mode == "self_approve":
         for name, endpoint in pending.items():
             ref = bu.storage_account(name)
-            connection = find_account_connection(target, ref, endpoint)
-            if self_approve_connection(target, ref, connection):
+            if self_approve_connection(target, ref, find_account_connection(target, ref, endpoint)):
                 endpoints[name] = read_private_endpoint(target, endpoint)
-        pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+        pending = _waiting(endpoints)
     if pending:
         instructions = [
             owner_instructions(
@@ -159,34 +181,40 @@ def await_approvals(target: Target, bu: BusinessUnit, endpoints: dict[str, Endpo
         logger.warning("Waiting for the owner to approve: %s", ", ".join(sorted(pending)))
         if policy.pause_in_ui:
             # Each resume re-checks Azure; a resume before the owner approved just pauses again.
+            deadline = time.monotonic() + policy.timeout_seconds
             rounds = 0
-            while pending:
+            while pending and time.monotonic() < deadline:
                 rounds += 1
-                pause_flow_run(
-                    wait_for_input=ConnectionApproval,
-                    timeout=int(policy.timeout_seconds),
-                    poll_interval=max(1, int(policy.poll_seconds)),
-                    key=f"approval-{rounds}",
-                )
+                try:
+                    pause_flow_run(
+                        wait_for_input=ConnectionApproval,
+                        timeout=max(1, int(deadline - time.monotonic())),
+                        poll_interval=max(1, int(policy.poll_seconds)),
+                        key=f"approval-{rounds}",
+                    )
+                except FlowPauseTimeout:
+                    logger.warning("Nobody resumed the run within %.0f s", policy.timeout_seconds)
                 for name in list(pending):
                     endpoints[name] = read_private_endpoint(target, pending[name])
-                pending = {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
+                pending = _waiting(endpoints)
         else:
             for name, endpoint in pending.items():
                 endpoints[name] = await_connection_approval(
                     target, endpoint, policy.timeout_seconds, policy.poll_seconds
                 )
     for name, endpoint in endpoints.items():
-        verdict = connection_verdict(endpoint.connection.status)
-        if verdict != "proceed":
+        if connection_verdict(endpoint.connection.status) != "proceed":
             ref = bu.storage_account(name)
-            raise StepFailed(
-                step="await approval",
-                resource=endpoint.id,
-                reason=f"the connection to storage account {name} is {endpoint.connection.status}",
-                fix=rejected_message(name, ref.resource_group, endpoint.connection.status, endpoint.id),
+            failures.setdefault(
+                name,
+                StepFailed(
+                    step="await approval",
+                    resource=endpoint.id,
+                    reason=f"the connection to storage account {name} is {endpoint.connection.status}",
+                    fix=rejected_message(name, ref.resource_group, endpoint.connection.status, endpoint.id),
+                ),
             )
-    return endpoints
+    return {n: e for n, e in endpoints.items() if n not in failures}
 
 
 def prepare_storage_accounts(
@@ -194,53 +222,40 @@ def prepare_storage_accounts(
     bu: BusinessUnit,
     accounts: list[AccountFacts],
     vault: VaultFacts,
-    nameservers: list[tuple[str, int]],
     dry_run: bool,
-) -> tuple[list[AccountReport], str]:
-    """Steps 3-5 (and the blob half of step 2) for the accounts given, concurrently."""
+) -> tuple[dict[str, AccountReport], dict[str, BaseException], str]:
+    """Steps 3-5 for the accounts given, concurrently. Returns the accounts made ready, the
+    accounts that could not be (with why), and the blob zone's ID."""
+    failures: dict[str, BaseException] = {}
     # 3. Grant roles to the vault identity; let trusted services through the accounts' firewalls
-    grants = grant_vault_roles.map(
-        unmapped(target),
-        accounts,
-        unmapped(vault.principal_id),
-        unmapped(bu.timeouts.role_seconds),
-        unmapped(bu.timeouts.role_retry_seconds),
-        unmapped(dry_run),
-    )
-    trusted = allow_trusted_services.map(
-        unmapped(target), [bu.storage_account(a.name) for a in accounts], unmapped(dry_run)
-    )
+    grants = {
+        a.name: grant_vault_roles.submit(
+            target, a, vault.principal_id, bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
+        )
+        for a in accounts
+    }
+    trusted = {a.name: allow_trusted_services.submit(target, bu.storage_account(a.name), dry_run) for a in accounts}
     # 4. Create endpoint: blob endpoints and their DNS
-    blob_endpoints, blob_zone = create_blob_endpoints(target, bu, accounts, dry_run)
-    endpoints = {a.name: e for a, e in zip(accounts, blob_endpoints, strict=True)}
-    if dry_run:  # nothing was made, so there is nothing to approve or resolve yet
-        blob_dns: list[list[DnsResult]] = [[] for _ in accounts]
-    else:
-        # 5. Await approval
-        endpoints = await_approvals(target, bu, endpoints)
-        # 2b. Verify the blob FQDNs resolve privately too
-        blob_dns = verify_dns.map(
-            [endpoints[a.name].dns for a in accounts],
-            unmapped(nameservers),
-            unmapped(bu.region),
-            unmapped(bu.timeouts.dns_seconds),
-            unmapped(bu.timeouts.dns_retry_seconds),
-            what=[f"storage account {a.name}" for a in accounts],
-        ).result()
-    reports = [
-        AccountReport(
+    endpoints, blob_zone = create_blob_endpoints(target, bu, accounts, dry_run, failures)
+    granted, opened = _settle(grants, failures), _settle(trusted, failures)
+    # 5. Await approval (a dry run made nothing, so there is nothing to approve yet)
+    ready = {n: e for n, e in endpoints.items() if n not in failures}
+    if not dry_run:
+        ready = await_approvals(target, bu, ready, failures)
+    reports = {
+        a.name: AccountReport(
             name=a.name,
             id=a.id,
             role=bu.storage_account(a.name).role,
             sku=a.sku_name,
-            roles=g,
-            trusted_services_changed=t,
-            endpoint=endpoints[a.name],
-            dns=d,
+            roles=granted[a.name],
+            trusted_services_changed=opened[a.name],
+            endpoint=ready[a.name],
         )
-        for a, g, t, d in zip(accounts, grants.result(), trusted.result(), blob_dns, strict=True)
-    ]
-    return reports, blob_zone
+        for a in accounts
+        if a.name not in failures
+    }
+    return reports, failures, blob_zone
 
 
 def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False) -> LandingZoneReport:
@@ -264,7 +279,21 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
         )
     )
     # 3-5. Grant roles, create endpoints, await approval (per storage account)
-    account_reports, blob_zone = prepare_storage_accounts(target, bu, accounts, vault, nameservers, dry_run)
+    account_reports, failures, blob_zone = prepare_storage_accounts(target, bu, accounts, vault, dry_run)
+    if failures:
+        raise next(iter(failures.values()))
+    # 2b. The blob FQDNs must resolve privately too
+    if not dry_run:
+        checks = verify_dns.map(
+            [r.endpoint.dns for r in account_reports.values()],
+            unmapped(nameservers),
+            unmapped(bu.region),
+            unmapped(bu.timeouts.dns_seconds),
+            unmapped(bu.timeouts.dns_retry_seconds),
+            what=[f"storage account {name}" for name in account_reports],
+        ).result()
+        for report, dns in zip(account_reports.values(), checks, strict=True):
+            report.dns = dns
     # 6. Select cache account for each kind of server per replication account
     candidates = [a for a in accounts if bu.storage_account(a.name).role == "cache"]
     cache_plan = {
@@ -281,7 +310,7 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
         vault_endpoint=vault_endpoint,
         zones=[asr_zone, blob_zone],
         vault_dns=vault_dns,
-        accounts=account_reports,
+        accounts=list(account_reports.values()),
         cache_plan=cache_plan,
     )
     if not dry_run:
