@@ -334,7 +334,7 @@ def private_link_landing_zone(
         dry_run: read everything and report what would be created or changed; write nothing.
     """
     bu = load_business_unit(business_unit_file)
-    return prepare_landing_zone(resolve_target(target, bu.subscription_id), bu, dry_run)
+    return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,16 @@ code under test is the code that runs against Azure. Tasks never build SDK clien
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.core.pipeline.policies import HTTPPolicy
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
@@ -58,6 +61,21 @@ class Target:
     dns_host: str | None = None  # the sandbox's on-prem DNS; None against Azure
     dns_port: int = 53
     admin_url: str | None = None
+    # Client-side pacing of ARM calls (see ArmPacer); the business unit's limits set them.
+    max_in_flight: int = 8
+    reads_per_second: float = 20.0
+    writes_per_second: float = 8.0
+    burst: int = 50
+
+    def paced(self, limits: Any) -> Target:
+        """This target with a business unit's ARM limits (plmigrate.model.Limits)."""
+        return dataclasses.replace(
+            self,
+            max_in_flight=limits.arm_concurrency,
+            reads_per_second=limits.arm_reads_per_second,
+            writes_per_second=limits.arm_writes_per_second,
+            burst=limits.arm_burst,
+        )
 
     @property
     def is_sandbox(self) -> bool:
@@ -94,6 +112,50 @@ class Target:
         return cls(subscription_id=subscription_id)
 
 
+class ArmBudget:
+    """This process's ARM budget for one target: at most `max_in_flight` calls at once, and token
+    buckets for reads and writes like ARM's own, a little below its refill rates. azure-core's
+    retry policy still honours Retry-After if ARM throttles anyway (another tool, same principal).
+    Prefect's global concurrency limits are not used for this: their waiters back off for up to
+    30 s (DESIGN.md)."""
+
+    def __init__(self, target: Target) -> None:
+        self.in_flight = threading.BoundedSemaphore(target.max_in_flight)
+        self._lock = threading.Lock()
+        self._rates = {"reads": target.reads_per_second, "writes": target.writes_per_second}
+        self._burst = float(target.burst)
+        self._tokens = {"reads": self._burst, "writes": self._burst}
+        self._stamp = time.monotonic()
+
+    def wait_for_token(self, method: str) -> None:
+        kind = "reads" if method in {"GET", "HEAD"} else "writes"
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                for k, rate in self._rates.items():
+                    self._tokens[k] = min(self._burst, self._tokens[k] + (now - self._stamp) * rate)
+                self._stamp = now
+                if self._tokens[kind] >= 1:
+                    self._tokens[kind] -= 1
+                    return
+                wait = (1 - self._tokens[kind]) / self._rates[kind]
+            time.sleep(wait)
+
+
+class ArmPacer(HTTPPolicy):  # type: ignore[type-arg]
+    """One client's gate to the shared `ArmBudget` (a policy instance belongs to one pipeline).
+    Placed per retry, so retried attempts are paced too."""
+
+    def __init__(self, budget: ArmBudget) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def send(self, request: Any) -> Any:
+        self.budget.wait_for_token(request.http_request.method)
+        with self.budget.in_flight:
+            return self.next.send(request)
+
+
 @dataclass(frozen=True)
 class AzureClients:
     resources: ResourceManagementClient
@@ -124,13 +186,18 @@ def clients(target: Target) -> AzureClients:
     if target.ca_file:
         kwargs["connection_verify"] = target.ca_file
     sub = target.subscription_id
+    budget = ArmBudget(target)
+
+    def make(client_class: Any) -> Any:
+        return client_class(credential, sub, per_retry_policies=[ArmPacer(budget)], **kwargs)
+
     return AzureClients(
-        resources=ResourceManagementClient(credential, sub, **kwargs),
-        network=NetworkManagementClient(credential, sub, **kwargs),
-        privatedns=PrivateDnsManagementClient(credential, sub, **kwargs),
-        storage=StorageManagementClient(credential, sub, **kwargs),
-        recoveryservices=RecoveryServicesClient(credential, sub, **kwargs),
-        authorization=AuthorizationManagementClient(credential, sub, **kwargs),
+        resources=make(ResourceManagementClient),
+        network=make(NetworkManagementClient),
+        privatedns=make(PrivateDnsManagementClient),
+        storage=make(StorageManagementClient),
+        recoveryservices=make(RecoveryServicesClient),
+        authorization=make(AuthorizationManagementClient),
         credential=credential,
     )
 

@@ -299,6 +299,25 @@ class Limits(_Section):
     arm_concurrency: int = Field(
         default=8, ge=1, le=64, description="At most this many ARM calls in flight at once for this business unit."
     )
+    # ARM refills 25 reads and 10 writes per second per subscription and principal (after a burst of
+    # 250 / 200); pacing a little below that keeps a wave of thousands clear of 429 storms, and leaves
+    # room for other tools using the same principal.
+    arm_reads_per_second: float = Field(
+        default=20, gt=0, le=1000, description="Client-side pace of ARM reads (GET), per second, after the burst."
+    )
+    arm_writes_per_second: float = Field(
+        default=8, gt=0, le=1000, description="Client-side pace of ARM writes (PUT/PATCH/POST/DELETE), per second."
+    )
+    arm_burst: int = Field(
+        default=50, ge=1, le=1000, description="ARM calls of each kind allowed at once before the pace applies."
+    )
+    servers_per_task: int = Field(
+        default=100,
+        ge=1,
+        le=5000,
+        description="Servers handled by one Prefect task in a wave: larger groups mean fewer task runs "
+        "(each costs ~13 ms and a few records on the Prefect server), smaller ones finer progress.",
+    )
 
 
 def _default_tags() -> dict[str, str]:
