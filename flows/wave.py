@@ -1,0 +1,171 @@
+"""A migration wave: prepare the landing zone once, each storage account the wave needs once
+(concurrently), then every server of the wave, ending each in a recorded state: ready, or
+blocked with the reason and the fix. One server's trouble never stops the others.
+
+Servers are handled in groups (`limits.servers_per_task` per Prefect task) rather than one task
+each: a task run costs ~13 ms of client CPU and a handful of records on the Prefect server, which
+starts dropping them once a run maps thousands of tasks (docs/performance.md). Every server still
+shows in the UI: in the servers table artifact and in a log line naming it.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field
+
+from flows.private_link import create_vault_side, prepare_storage_accounts, validate_landing_zone
+from plmigrate import progress
+from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
+from plmigrate.inventory import Server, load_inventory
+from plmigrate.model import BusinessUnit, load_business_unit
+from plmigrate.wave import (
+    Problem,
+    ServerState,
+    WaveReport,
+    accounts_needed,
+    choose_cache_accounts,
+    chunked,
+    describe_failure,
+    render_wave_markdown,
+    server_rows,
+)
+from tasks.dns import verify_dns
+from tasks.reporting import artifact_key, publish_markdown
+from tasks.servers import record_server_states
+
+VAULT = "vault"  # the key of the vault's FQDNs among the DNS checks
+
+
+class WaveRun(BaseModel):
+    """What to run: the Prefect UI renders these fields as the run's form."""
+
+    business_unit_file: str = Field(description="The business-unit YAML file, e.g. deployments/finance.yaml.")
+    inventory_file: str = Field(description="The wave inventory (CSV or YAML), e.g. deployments/waves/finance.csv.")
+    wave: str = Field(description="Which wave of the inventory to run, e.g. wave-01.")
+    target: str = Field(
+        default=f"sandbox:{DEFAULT_SANDBOX_INFO}",
+        description="'azure' (DefaultAzureCredential) or 'sandbox:INFO_FILE' (the emulator's info file).",
+    )
+    dry_run: bool = Field(default=False, description="Read everything and report what would change; write nothing.")
+
+
+def check_dns_per_appliance(
+    target: Target, bu: BusinessUnit, appliances: list[str], names: dict[str, dict[str, list[str]]]
+) -> dict[tuple[str, str], Problem]:
+    """DNS from each appliance's nameservers, for the vault and for each account (separately, so
+    a bad answer blocks only the servers that need that name). Returns what failed."""
+    checks = {
+        (appliance, part): verify_dns.submit(
+            expected,
+            target.appliance_nameservers(bu.appliance(appliance).endpoints()),
+            bu.region,
+            bu.timeouts.dns_seconds,
+            bu.timeouts.dns_retry_seconds,
+            what=f"{part} from appliance {appliance}",
+        )
+        for appliance in appliances
+        for part, expected in names.items()
+    }
+    problems: dict[tuple[str, str], Problem] = {}
+    for key, future in checks.items():
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):
+            problems[key] = describe_failure(outcome)
+    return problems
+
+
+def record_servers(
+    bu: BusinessUnit,
+    wave: str,
+    servers: list[Server],
+    choices: dict,
+    account_problems: dict[str, Problem],
+    dns_problems: dict[tuple[str, str], Problem],
+) -> list[ServerState]:
+    """Fan out over the servers in groups; progress in the UI and to local listeners as groups finish."""
+    total = len(servers)
+    artifact_id = create_progress_artifact(
+        progress=0.0, key=artifact_key(f"wave-progress-{bu.name}-{wave}"), description=f"Servers of {wave} recorded"
+    )
+    groups = [
+        record_server_states.submit(
+            group, {s.name: choices[s.name] for s in group}, account_problems, dns_problems, VAULT
+        )
+        for group in chunked(servers, bu.limits.servers_per_task)
+    ]
+    states: list[ServerState] = []
+    for finished in as_completed(groups):
+        states += finished.result()
+        # Straight from the flow, not a task: a task per update would double the wave's task runs.
+        update_progress_artifact(artifact_id=artifact_id, progress=100.0 * len(states) / max(total, 1))
+        progress.report(len(states), total)
+    order = {s.name: i for i, s in enumerate(servers)}
+    return sorted(states, key=lambda s: order[s.server])
+
+
+def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server], dry_run: bool = False) -> WaveReport:
+    """The wave's steps; call inside a flow run."""
+    logger = get_run_logger()
+    accounts = {a.name: a for a in validate_landing_zone(target, bu)}
+    choices = choose_cache_accounts(servers, accounts, bu)
+    needed = [accounts[name] for name in accounts_needed(servers, choices)]
+    logger.info(
+        "Wave %s: %d servers, %d storage accounts: %s",
+        wave,
+        len(servers),
+        len(needed),
+        ", ".join(a.name for a in needed),
+    )
+
+    # The landing zone once, then each account the wave needs once, concurrently.
+    vault, vault_endpoint, _ = create_vault_side(target, bu, dry_run)
+    ready, failures, _ = prepare_storage_accounts(target, bu, needed, vault, dry_run)
+    account_problems = {name: describe_failure(exc) for name, exc in failures.items()}
+
+    # DNS as each appliance of the wave sees it.
+    dns_problems: dict[tuple[str, str], Problem] = {}
+    if not dry_run:
+        names = {VAULT: vault_endpoint.dns} | {n: r.endpoint.dns for n, r in ready.items() if r.endpoint}
+        dns_problems = check_dns_per_appliance(target, bu, sorted({s.appliance for s in servers}), names)
+
+    states = record_servers(bu, wave, servers, choices, account_problems, dns_problems)
+    report = WaveReport(
+        business_unit=bu.name,
+        wave=wave,
+        dry_run=dry_run,
+        vault_id=vault.id,
+        accounts=list(ready.values()),
+        account_problems=account_problems,
+        servers=states,
+    )
+    create_table_artifact(
+        key=artifact_key(f"wave-servers-{bu.name}-{wave}"),
+        table=server_rows(states),
+        description=f"Every server of {wave} and the state it ended in",
+    )
+    publish_markdown(f"wave-summary-{bu.name}-{wave}", render_wave_markdown(report), f"Wave {wave} of {bu.name}")
+    counts = report.counts
+    logger.info("Wave %s: %d ready, %d blocked", wave, counts["ready"], counts["blocked"])
+    return report
+
+
+@flow(
+    name="migration-wave",
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    description="Prepare the landing zone and storage accounts once, then record every server's readiness",
+)
+def migration_wave(run: WaveRun) -> WaveReport:
+    """Run one wave of one business unit's inventory (see deployments/)."""
+    bu = load_business_unit(run.business_unit_file)
+    servers = load_inventory(run.inventory_file, bu, run.wave)
+    target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
+    return run_wave(target, bu, run.wave, servers, run.dry_run)
+
+
+if __name__ == "__main__":
+    import sys
+
+    migration_wave(WaveRun(business_unit_file=sys.argv[1], inventory_file=sys.argv[2], wave=sys.argv[3]))
