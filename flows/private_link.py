@@ -37,7 +37,7 @@ from plmigrate.rules import (
 )
 from tasks.approval import await_connection_approval, find_account_connection, self_approve_connection
 from tasks.dns import verify_dns
-from tasks.inspect import inspect_network, inspect_storage_account
+from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
 from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
 from tasks.reporting import publish_markdown
 from tasks.roles import grant_vault_roles
@@ -55,6 +55,9 @@ class ConnectionApproval(RunInput):
 
 def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts]:
     """Every read-only check, all problems at once, before the first write."""
+    subscription = inspect_subscription(target, bu.subscription_id, bu.tenant_id)
+    if subscription:  # nothing else can be read meaningfully
+        raise InputError(subscription, source=f"business unit {bu.name}")
     network = inspect_network.submit(target, bu)
     inspected = inspect_storage_account.map(unmapped(target), bu.storage_accounts).result()
     problems = list(network.result())

@@ -12,9 +12,10 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from plmigrate.azure import DEFAULT_SANDBOX_INFO
-from plmigrate.errors import PlmigrateError
+from plmigrate.errors import InputError, PlmigrateError
 from plmigrate.sandbox.serve import AdminClient, AdminError, InvalidInput
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
@@ -64,6 +65,66 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     report = private_link_landing_zone(args.business_unit, _target(args), args.dry_run)
     print(report.model_dump_json(indent=2) if args.json else render_markdown(report))
     return EXIT_OK
+
+
+def _inventory_for(business_unit_file: str, given: str | None) -> str:
+    """The wave inventory: --inventory, else waves/<business unit name>.csv (or .yaml) beside the BU file."""
+    if given:
+        return given
+    from plmigrate.model import load_business_unit
+
+    bu = load_business_unit(business_unit_file)
+    folder = Path(business_unit_file).parent / "waves"
+    for suffix in (".csv", ".yaml", ".yml"):
+        candidate = folder / f"{bu.name}{suffix}"
+        if candidate.exists():
+            return str(candidate)
+    raise InputError([f"--inventory: no inventory at {folder}/{bu.name}.csv (or .yaml) — pass --inventory FILE"])
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} servers recorded")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def cmd_wave(args: argparse.Namespace) -> int:
+    from flows.wave import WaveRun, migration_wave
+    from plmigrate import progress
+    from plmigrate.wave import render_wave_markdown, server_rows
+
+    run = WaveRun(
+        business_unit_file=args.business_unit,
+        inventory_file=_inventory_for(args.business_unit, args.inventory),
+        wave=args.wave,
+        target=_target(args),
+        dry_run=args.dry_run,
+    )
+    unsubscribe = progress.subscribe(_progress_bar)
+    try:
+        report = migration_wave(run)
+    finally:
+        unsubscribe()
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(render_wave_markdown(report))
+        print(
+            _table(server_rows(report.servers), ["server", "state", "source", "appliance", "cache account", "reason"])
+        )
+    counts = report.counts
+    print(f"{counts['ready']} ready, {counts['blocked']} blocked", file=sys.stderr)
+    return EXIT_FAILURE if counts["blocked"] else EXIT_OK
+
+
+def _table(rows: list[dict[str, str]], columns: list[str]) -> str:
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("business_unit", metavar="BU_FILE", help="the business-unit YAML file (see deployments/)")
     _add_target_options(prepare)
     prepare.set_defaults(func=cmd_prepare)
+    wave = commands.add_parser(
+        "wave",
+        help="run one migration wave of a business unit: landing zone, its storage accounts, every server's state",
+        description="Exit 0 when every server is ready, 1 when any is blocked or a step failed, 2 for invalid input.",
+    )
+    wave.add_argument("business_unit", metavar="BU_FILE", help="the business-unit YAML file (see deployments/)")
+    wave.add_argument("wave", metavar="WAVE", help="the wave to run, as named in the inventory (e.g. wave-01)")
+    wave.add_argument(
+        "--inventory", metavar="FILE", help="the wave inventory (default: waves/<business unit>.csv beside BU_FILE)"
+    )
+    _add_target_options(wave)
+    wave.set_defaults(func=cmd_wave)
     return parser
 
 

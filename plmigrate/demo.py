@@ -23,6 +23,13 @@ from plmigrate.sandbox.serve import AdminClient
 ROOT = Path(__file__).resolve().parents[1]
 INFO = ROOT / ".sandbox" / "info.json"
 BUSINESS_UNIT = ROOT / "deployments" / "finance.yaml"
+INVENTORY = ROOT / "deployments" / "waves" / "finance.csv"
+WAVE = "wave-01"
+
+
+def _server_lines(wave: object) -> str:
+    rows = [f"  {s.server:<16} {s.state:<8} {s.source_type:<9} cache: {s.cache_account or '-'}" for s in wave.servers]
+    return "\n".join(["Servers:", *rows])
 
 
 def _say(text: str) -> None:
@@ -76,7 +83,9 @@ def play_the_storage_owner(sandbox: Sandbox, stop: threading.Event) -> None:
 
 def main() -> int:
     from flows.private_link import private_link_landing_zone
+    from flows.wave import WaveRun, migration_wave
     from plmigrate.report import render_markdown
+    from plmigrate.wave import render_wave_markdown
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
@@ -92,18 +101,40 @@ def main() -> int:
             report = private_link_landing_zone(str(BUSINESS_UNIT), f"sandbox:{INFO}")
         finally:
             stop.set()
-        _say("Summary")
+        _say("Landing zone summary")
         print(render_markdown(report))
         calls = sandbox.world.call_report()
-        print(f"ARM calls: {calls['reads']} reads, {calls['writes']} writes, {calls['throttled']} throttled")
+        print(f"ARM calls so far: {calls['reads']} reads, {calls['writes']} writes, {calls['throttled']} throttled")
+
+        _say(f"Running migration wave {WAVE} from {INVENTORY.relative_to(ROOT)}")
+        wave = migration_wave(
+            WaveRun(
+                business_unit_file=str(BUSINESS_UNIT),
+                inventory_file=str(INVENTORY),
+                wave=WAVE,
+                target=f"sandbox:{INFO}",
+            )
+        )
+        _say("Wave summary")
+        print(render_wave_markdown(wave))
+        print(_server_lines(wave))
+        after = sandbox.world.call_report()
+        print(
+            f"Wave ARM calls: {after['reads'] - calls['reads']} reads, {after['writes'] - calls['writes']} writes "
+            "(the landing zone was already in place)"
+        )
     api = os.environ.get("PREFECT_API_URL")
     if api:
-        print(f"\nIn the Prefect UI ({api.removesuffix('/api')}): Runs → private-link-landing-zone → Artifacts.")
+        print(
+            f"\nIn the Prefect UI ({api.removesuffix('/api')}): "
+            "Runs → private-link-landing-zone and migration-wave → Artifacts."
+        )
     else:
         print(
             "\nThis run used a temporary Prefect server. To browse runs, logs and artifacts in the UI, start one with"
             " `.venv/bin/prefect server start`, export PREFECT_API_URL=http://127.0.0.1:4200/api and run"
-            " `make demo` again; then open http://127.0.0.1:4200 → Runs → private-link-landing-zone → Artifacts."
+            " `make demo` again; then open http://127.0.0.1:4200 → Runs → migration-wave → Artifacts"
+            " (servers table, progress, summary)."
         )
     return 0
 

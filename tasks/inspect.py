@@ -4,6 +4,7 @@ and suit Azure Migrate? A bad input fails here, with every problem listed, and n
 from __future__ import annotations
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -47,6 +48,29 @@ def inspect_storage_account(target: Target, account: StorageAccountRef) -> Accou
     facts = account_facts(found, blob_service)
     get_run_logger().info("Read storage account %s (%s, %s)", facts.id, facts.kind, facts.sku_name)
     return facts
+
+
+@task(name="inspect-subscription", cache_policy=NO_CACHE, **ARM_RETRIES)
+def inspect_subscription(target: Target, subscription_id: str, tenant_id: str) -> list[str]:
+    """Problems with the subscription as the credential sees it: it must be reachable and belong
+    to the business unit's tenant, before anything is written."""
+    az = clients(target)
+    response = az.resources.send_request(  # the SDK client's raw call, through the same pipeline
+        HttpRequest("GET", f"/subscriptions/{subscription_id}?api-version=2022-12-01")
+    )
+    if response.status_code in (401, 403, 404):
+        return [
+            f"subscription_id: the credential cannot see subscription {subscription_id} (HTTP {response.status_code})"
+            " — sign in to the right tenant (az login --tenant ...) or fix subscription_id in the file"
+        ]
+    response.raise_for_status()
+    seen_tenant = (response.json().get("tenantId") or "").lower()
+    if seen_tenant and seen_tenant != tenant_id.lower():
+        return [
+            f"tenant_id: subscription {subscription_id} belongs to tenant {seen_tenant}, not {tenant_id}"
+            " — fix tenant_id (or subscription_id) in the business-unit file"
+        ]
+    return []
 
 
 @task(name="inspect-network", cache_policy=NO_CACHE, **ARM_RETRIES)

@@ -228,3 +228,13 @@ def test_rejected_connection_fails_with_what_to_do(world, business_unit, tmp_pat
     error = outcome.get("error")
     assert isinstance(error, StepFailed), error
     assert "Rejected" in str(error) and "stfincache01" in str(error)
+
+
+def test_a_subscription_of_another_tenant_is_refused_before_any_write(world, business_unit, tmp_path: Path) -> None:
+    box = world(all_approvable(default_scenario()))
+    with pytest.raises(InputError) as bad:
+        private_link_landing_zone(
+            str(business_unit(tenant_id="99999999-0000-0000-0000-000000000000")), info_file(box, tmp_path)
+        )
+    assert "tenant_id: subscription 00000000-0000-0000-0000-00000000a11e belongs to tenant" in str(bad.value)
+    assert writes(box) == 0

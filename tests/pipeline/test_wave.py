@@ -133,3 +133,26 @@ def test_a_pending_approval_pauses_the_wave_and_resuming_completes_it(world, bus
     runner.join(120)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["report"].counts == {"ready": 16, "blocked": 0}
+
+
+def test_cli_wave_exit_codes_table_and_progress(world, business_unit, tmp_path, capsys) -> None:
+    from plmigrate.cli import main
+
+    box = world(all_approvable(default_scenario()))
+    info = tmp_path / "info.json"
+    box.info.write(info)
+    bu = business_unit(
+        appliances=[
+            {"name": "appliance-fin-01", "nameservers": []},
+            {"name": "appliance-fin-02", "nameservers": ["127.0.0.1:9"]},
+        ]
+    )
+    inventory = write_inventory(tmp_path / "wave.csv", 10)
+    assert main(["wave", str(bu), "wave-01", "--inventory", str(inventory), "--sandbox", str(info)]) == 0
+    out, err = capsys.readouterr()
+    assert "srv-00009" in out and "10/10 servers recorded" in err
+    blocked = write_inventory(tmp_path / "blocked.csv", 4, appliance_of=lambda i: "appliance-fin-02")
+    assert main(["wave", str(bu), "wave-01", "--inventory", str(blocked), "--sandbox", str(info)]) == 1
+    assert "0 ready, 4 blocked" in capsys.readouterr().err
+    assert main(["wave", str(bu), "wave-09", "--inventory", str(blocked), "--sandbox", str(info)]) == 2
+    assert "wave-01" in capsys.readouterr().err

@@ -1,0 +1,204 @@
+"""Helpers shared by the wave benchmark and its no-Prefect baseline: the inventory generator, the
+benchmark scenario, one Prefect server for the whole benchmark, and the measurements (peak RSS,
+warning capture).
+
+Nothing here imports Prefect at module level: a benchmark phase sets PREFECT_API_URL before
+Prefect reads its settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BUSINESS_UNIT = ROOT / "deployments" / "finance.yaml"
+SCENARIO = ROOT / "bench" / "scenario.yaml"
+WAVE = "wave-01"
+
+COLUMNS = [
+    "server", "source_type", "appliance", "replication_account", "cache_account",
+    "target_resource_group", "target_vnet", "target_subnet", "business_unit", "wave", "tags",
+]  # fmt: skip
+
+# The same mix as tests/pipeline/test_wave.py: (source type, replication account, pinned cache).
+# Hyper-V on the Premium account needs the Standard cache account, so all three accounts are used.
+MIX = [
+    ("vmware", "stfinrepl01", ""),
+    ("physical", "stfinrepl01", ""),
+    ("aws", "stfinrepl01", ""),
+    ("gcp", "stfinrepl01", ""),
+    ("hyperv", "stfinrepl01", ""),
+    ("hyperv", "stfinpremrepl01", "stfincache01"),
+    ("vmware", "stfinpremrepl01", ""),
+    ("hyperv", "stfinpremrepl01", ""),
+]
+
+# What Prefect says when it loses records or events (client services and the server's in-memory
+# messaging and event persister); grepped in captured logs and the server's output.
+DROPPED = re.compile(r"queue is full|queue full|dropping|dropped|backpressure", re.IGNORECASE)
+
+
+def write_inventory(path: Path, count: int, wave: str = WAVE) -> Path:
+    """A CSV wave inventory of `count` servers of mixed source types for the finance business unit."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for i in range(count):
+            source, replication, cache = MIX[i % len(MIX)]
+            writer.writerow(
+                [f"srv-{i:05d}", source, "appliance-fin-01", replication, cache, "rg-finance-servers",
+                 "vnet-hub-eastus", "snet-fin-app", "finance", wave, f"app=app{i % 7}"]
+            )  # fmt: skip
+    return path
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _descendants(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+            for child in children:
+                found += _descendants(int(child))
+    except OSError:
+        pass
+    return found
+
+
+def tree_peak_rss_bytes(pid: int) -> int:
+    """Sum of the peak RSS (VmHWM) of a process and its live descendants; 0 where /proc is unreadable."""
+    total = 0
+    for p in _descendants(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+class DroppedRecords(logging.Handler):
+    """Keeps every captured log line that says Prefect dropped something."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to judge
+            return
+        if DROPPED.search(message):
+            self.lines.append(f"{record.name}: {message}")
+
+    def attach(self) -> DroppedRecords:
+        # Prefect's own loggers do not propagate to the root logger: listen on both.
+        for name in ("", "prefect"):
+            logging.getLogger(name).addHandler(self)
+        return self
+
+
+def grep_dropped(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(errors="replace").splitlines() if DROPPED.search(line)]
+
+
+def redirect_output(path: Path) -> None:
+    """Send this process's stdout and stderr (Prefect's console log lines) to a file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrefectServer:
+    """One `prefect server start` subprocess on a free port, with its own PREFECT_HOME and SQLite
+    database in `home`, as a user runs it locally. Its output goes to `home/server.log`."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.log = home / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start_seconds = 0.0
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.home / 'prefect.db'}",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(self.home / "results"),
+        }
+
+    def start(self, timeout: float = 180.0) -> PrefectServer:
+        started = time.monotonic()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | self.env()
+        command = [
+            str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1",
+            "--port", str(self.port), "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs",
+        ]  # fmt: skip
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.home)
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"prefect server exited with {self.process.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(self.api_url + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        self.start_seconds = time.monotonic() - started
+                        return self
+            except OSError:
+                time.sleep(0.25)
+        raise TimeoutError(f"prefect server not healthy after {timeout:.0f} s; see {self.log}")
+
+    def peak_rss_bytes(self) -> int:
+        return tree_peak_rss_bytes(self.process.pid) if self.process else 0
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_sandbox() -> Any:
+    """A fresh in-process sandbox with the benchmark scenario."""
+    from plmigrate.sandbox import Sandbox, Scenario
+
+    sandbox = Sandbox(Scenario.load(SCENARIO))
+    sandbox.start()
+    return sandbox
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
