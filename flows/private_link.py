@@ -73,7 +73,7 @@ def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts
     return facts
 
 
-def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple:
+def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple[VaultFacts, EndpointFacts, str]:
     """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group."""
     ensure_resource_group(target, bu.resource_group, bu.region, bu.tags, dry_run)
     vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run)
