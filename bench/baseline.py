@@ -34,7 +34,15 @@ from plmigrate.inventory import Server
 from plmigrate.model import BusinessUnit
 from plmigrate.naming import endpoint_name
 from plmigrate.report import AccountReport
-from plmigrate.rules import ASR_GROUP_ID, ASR_ZONE, BLOB_GROUP_ID, BLOB_ZONE, connection_verdict, rejected_message
+from plmigrate.rules import (
+    ASR_GROUP_ID,
+    ASR_ZONE,
+    BLOB_GROUP_ID,
+    BLOB_ZONE,
+    connection_verdict,
+    rejected_message,
+    validate_account,
+)
 from plmigrate.wave import (
     Problem,
     ServerState,
@@ -79,7 +87,7 @@ def run_baseline(
 
     from tasks.approval import await_connection_approval, find_account_connection, self_approve_connection
     from tasks.dns import verify_dns
-    from tasks.inspect import inspect_network, inspect_storage_account
+    from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
     from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
     from tasks.roles import grant_vault_roles
     from tasks.storage import allow_trusted_services
@@ -87,16 +95,20 @@ def run_baseline(
 
     with disable_run_logger(), ThreadPoolExecutor(max_workers=workers) as pool:
         # validate_landing_zone
+        subscription = inspect_subscription.fn(target, bu.subscription_id, bu.tenant_id)
+        if subscription:
+            raise RuntimeError("; ".join(subscription))
         network = pool.submit(inspect_network.fn, target, bu)
         inspected = [pool.submit(inspect_storage_account.fn, target, ref) for ref in bu.storage_accounts]
         problems = list(network.result())
         accounts = {}
-        for future in inspected:
+        for ref, future in zip(bu.storage_accounts, inspected, strict=True):
             found = future.result()
             if isinstance(found, str):
                 problems.append(found)
-            else:
-                accounts[found.name] = found
+                continue
+            problems += [f"storage_accounts[{ref.name}]: {p}" for p in validate_account(found, ref.role, bu.region)]
+            accounts[found.name] = found
         if problems:
             raise RuntimeError("; ".join(problems))
         choices = choose_cache_accounts(servers, accounts, bu)

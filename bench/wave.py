@@ -66,7 +66,8 @@ def _business_unit_file(work: Path, servers_per_task: int | None) -> Path:
 
 def _arm(sandbox: Any) -> dict[str, int]:
     calls = sandbox.world.call_report()
-    return {"reads": calls["reads"], "writes": calls["writes"], "throttled": calls["throttled"]}
+    per_call = sorted(f"{r['method']} {r['resource_type']} {r['status']}: {r['count']}" for r in calls["calls"])
+    return {"reads": calls["reads"], "writes": calls["writes"], "throttled": calls["throttled"], "calls": per_call}
 
 
 async def _read_back(flow_run_id: str, servers: int, groups: int, settle_seconds: float) -> dict[str, Any]:
@@ -228,6 +229,7 @@ def _table(n: int, wave: dict[str, Any], base: dict[str, Any] | None, server: Pr
         return f"| {label} | {w} | {b} |"
 
     b = base or {}
+    same_calls = ("yes" if b["calls"] == wave["calls"] else "**no**") if b else "—"
     lines = [
         f"| N = {n} servers, {wave['groups']} groups | migration-wave (Prefect) | baseline (no Prefect) |",
         "| --- | --- | --- |",
@@ -240,6 +242,7 @@ def _table(n: int, wave: dict[str, Any], base: dict[str, Any] | None, server: Pr
         row("ARM reads", wave["reads"], b.get("reads", "—")),
         row("ARM writes", wave["writes"], b.get("writes", "—")),
         row("ARM 429s", wave["throttled"], b.get("throttled", "—")),
+        row("same ARM calls (method, type, status, count)", "—", same_calls),
         row("peak RSS (bench process)", mib(wave["peak_rss"]), mib(b["peak_rss"]) if b else "—"),
         row("peak RSS (Prefect server)", mib(server.peak_rss_bytes()), "—"),
         row("servers ready / blocked", f"{wave['ready']} / {wave['blocked']}",
