@@ -10,6 +10,8 @@ shows in the UI: in the servers table artifact and in a log line naming it.
 
 from __future__ import annotations
 
+import time
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.futures import as_completed
@@ -97,10 +99,16 @@ def record_servers(
         for group in chunked(servers, bu.limits.servers_per_task)
     ]
     states: list[ServerState] = []
+    shown, shown_at = 0.0, 0.0
     for finished in as_completed(groups):
         states += finished.result()
-        # Straight from the flow, not a task: a task per update would double the wave's task runs.
-        update_progress_artifact(artifact_id=artifact_id, progress=100.0 * len(states) / max(total, 1))
+        done = 100.0 * len(states) / max(total, 1)
+        # Straight from the flow, not a task (a task per update would double the wave's task runs),
+        # and at most once a second or per percent: with small groups, thousands of serial API
+        # calls held the flow up for minutes after its tasks had finished (docs/performance.md).
+        if done >= 100.0 or done - shown >= 1.0 or time.monotonic() - shown_at >= 1.0:
+            update_progress_artifact(artifact_id=artifact_id, progress=done)
+            shown, shown_at = done, time.monotonic()
         progress.report(len(states), total)
     order = {s.name: i for i, s in enumerate(servers)}
     return sorted(states, key=lambda s: order[s.server])
