@@ -141,30 +141,40 @@ def ensure_private_dns_zone(
     az = clients(target)
     logger = get_run_logger()
     try:
-        zone_id = az.privatedns.private_zones.get(resource_group, zone).id
-        logger.info("Private DNS zone %s already exists", zone_id)
+        found = rest(az.privatedns.private_zones.get(resource_group, zone))
     except ResourceNotFoundError:
+        found = None
+    if found is not None and (found.get("properties") or {}).get("provisioningState", "Succeeded") == "Succeeded":
+        zone_id = found["id"]
+        logger.info("Private DNS zone %s already exists", zone_id)
+    else:
+        # Missing, or left Failed by an interrupted create: the same PUT makes or repairs it.
         if dry_run:
             logger.info(
                 "Would create private DNS zone %s in %s, linked to %s", zone, resource_group, ", ".join(vnet_ids)
             )
             return arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateDnsZones", zone)
+        # A zone being repaired keeps its own tags: it may be someone else's.
+        keep_tags = found.get("tags") if found is not None else tags
         made = az.privatedns.private_zones.begin_create_or_update(
-            resource_group, zone, {"location": "global", "tags": tags}
+            resource_group, zone, {"location": "global", "tags": keep_tags}
         ).result()
         zone_id = made.id
         logger.info("Created private DNS zone %s", zone_id)
-    linked = {
-        (rest(link).get("properties") or {}).get("virtualNetwork", {}).get("id", "").lower()
-        for link in az.privatedns.virtual_network_links.list(resource_group, zone)
-    }
+    links: dict[str, tuple[str, str]] = {}  # VNet ID -> (link name, provisioning state)
+    for link in az.privatedns.virtual_network_links.list(resource_group, zone):
+        props = rest(link).get("properties") or {}
+        vnet = (props.get("virtualNetwork") or {}).get("id", "").lower()
+        links[vnet] = (link.name, props.get("provisioningState", "Succeeded"))
     for vnet_id in vnet_ids:
-        if vnet_id.lower() in linked:
+        link_name, state = links.get(vnet_id.lower(), (None, None))
+        if state == "Succeeded":
             continue
         if dry_run:
             logger.info("Would link %s to VNet %s", zone_id, vnet_id)
             continue
-        link_name = vnet_link_name(vnet_id.rstrip("/").split("/")[-1])
+        # A link left Failed is repaired under its own name (a second link to one VNet is refused).
+        link_name = link_name or vnet_link_name(vnet_id.rstrip("/").split("/")[-1])
         body = {
             "location": "global",
             "tags": tags,

@@ -7,9 +7,9 @@ wave with no faults. "Same final state" compares normalised digests of the whole
 states, role assignments (scope, role, principal), A record sets and storage firewall rules are in
 it; GUIDs, the vault's numeric ID, private IPs, etags and timestamps are not.
 
-Every profile is transient by design and converges in one run; none needs a second. The one
-difference found (lro-failures: a private DNS zone left provisioningState Failed) is a bug that a
-second run does not repair either; it is marked xfail(strict=True) below.
+Every profile is transient by design and converges in one run; none needs a second. (This matrix
+found that a private DNS zone whose create LRO failed stayed provisioningState Failed for good;
+ensure_private_dns_zone now re-PUTs a zone or VNet link that is not Succeeded.)
 """
 
 from __future__ import annotations
@@ -127,14 +127,6 @@ def outcome_of(make_sandbox, tmp_path):
 
 FAULTY = [n for n in PROFILES if n != "none"]
 
-# tasks/network.py, ensure_private_dns_zone: a zone whose create LRO ended Failed is taken as
-# "already exists" on the task's retry (it only GETs), so it stays provisioningState Failed for good;
-# a re-run does the same. Proposed fix: re-PUT the zone when its provisioningState is not Succeeded
-# (as ensure_vault "repairs"), and likewise count only Succeeded VNet links as linked.
-_FAILED_ZONE_STAYS_FAILED = pytest.mark.xfail(
-    strict=True, reason="ensure_private_dns_zone never repairs a zone whose creation failed (tasks/network.py)"
-)
-
 
 @pytest.mark.parametrize("name", FAULTY)
 def test_a_wave_under_faults_records_every_server_and_makes_nothing_twice(name, reference, outcome_of) -> None:
@@ -151,9 +143,7 @@ def test_a_wave_under_faults_records_every_server_and_makes_nothing_twice(name, 
     assert outcome.kinds == reference.kinds
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_FAILED_ZONE_STAYS_FAILED) if n == "lro-failures" else n for n in FAULTY]
-)
+@pytest.mark.parametrize("name", FAULTY)
 def test_a_wave_under_faults_ends_where_a_fault_free_wave_ends(name, reference, outcome_of) -> None:
     outcome = outcome_of(name)
     missing = set(reference.digest) - set(outcome.digest)

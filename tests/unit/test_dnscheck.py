@@ -34,19 +34,32 @@ class TinyDns:
     def __init__(self, zone: dict[str, object]) -> None:
         self.zone = {name.lower().rstrip("."): value for name, value in zone.items()}
         self.queries: list[tuple[str, str]] = []
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        self.udp, self.tcp = self._bind_pair()
         self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen()
         for sock in (self.udp, self.tcp):
             sock.settimeout(0.05)
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._serve_udp), threading.Thread(target=self._serve_tcp)]
         for thread in self.threads:
             thread.start()
+
+    @staticmethod
+    def _bind_pair() -> tuple[socket.socket, socket.socket]:
+        """UDP and TCP on one free port: a port free for UDP may be taken for TCP, so try a few."""
+        for _ in range(50):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            tcp.listen()
+            return udp, tcp
+        raise OSError("no port free for both UDP and TCP")
 
     def stop(self) -> None:
         self.stopping.set()
