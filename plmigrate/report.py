@@ -44,8 +44,11 @@ class LandingZoneReport(BaseModel):
         return n
 
 
-def _made(written: bool) -> str:
-    return "created" if written else "unchanged"
+def _change(written: bool, dry_run: bool, done: str = "created") -> str:
+    """How the run treated a resource: what it did, or in a dry run what it would do."""
+    if not written:
+        return "unchanged"
+    return f"would be {done}" if dry_run else done
 
 
 def _dns_rows(results: list[DnsResult]) -> list[str]:
@@ -64,14 +67,14 @@ def render_markdown(report: LandingZoneReport) -> str:
         "",
         "| what | resource | this run |",
         "| --- | --- | --- |",
-        f"| vault | `{report.vault.id}` | {'written' if report.vault.written else 'unchanged'} |",
+        f"| vault | `{report.vault.id}` | {_change(report.vault.written, report.dry_run, 'written')} |",
         f"| vault identity | `{report.vault.principal_id}` | |",
-        f"| vault endpoint | `{report.vault_endpoint.id}` | {_made(report.vault_endpoint.written)} |",
+        f"| vault endpoint | `{report.vault_endpoint.id}` | {_change(report.vault_endpoint.written, report.dry_run)} |",
     ]
     lines += [f"| private DNS zone | `{z}` | |" for z in report.zones]
     for account in report.accounts:
         if account.endpoint:
-            state = "created" if account.endpoint.written else "unchanged"
+            state = _change(account.endpoint.written, report.dry_run)
             lines.append(f"| blob endpoint of {account.name} | `{account.endpoint.id}` | {state} |")
     lines += ["", "## FQDNs and private IPs", "", "| FQDN | IPs |", "| --- | --- |"]
     endpoints = [report.vault_endpoint] + [a.endpoint for a in report.accounts if a.endpoint]
@@ -86,7 +89,8 @@ def render_markdown(report: LandingZoneReport) -> str:
     ]
     for account in report.accounts:
         lines += [
-            f"| {account.name} | {g.role_name} | {'granted' if g.created else 'already there'} |" for g in account.roles
+            f"| {account.name} | {g.role_name} | {_change(g.created, report.dry_run, 'granted')} |"
+            for g in account.roles
         ]
     lines += ["", "## Connections", "", "| storage account | connection | state |", "| --- | --- | --- |"]
     for account in report.accounts:

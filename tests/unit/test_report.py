@@ -1,0 +1,73 @@
+"""The landing-zone and wave reports: pure rendering of what a run did (or would do)."""
+
+from __future__ import annotations
+
+from plmigrate.facts import ConnectionFacts, EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
+
+VAULT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v"
+ACCOUNT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1"
+
+
+def _endpoint(name: str, target: str, written: bool) -> EndpointFacts:
+    return EndpointFacts(
+        id=f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/{name}",
+        name=name,
+        resource_group="rg",
+        target_id=target,
+        group_id="blob",
+        subnet_id="subnet",
+        dns={"st1.blob.core.windows.net": ["10.0.0.5"]},
+        connection=ConnectionFacts(name=name, status="Approved"),
+        written=written,
+    )
+
+
+def _report(written: bool, dry_run: bool) -> LandingZoneReport:
+    return LandingZoneReport(
+        business_unit="finance",
+        subscription_id="s",
+        region="eastus",
+        dry_run=dry_run,
+        vault=VaultFacts(id=VAULT, name="v", location="eastus", principal_id="p", written=written),
+        vault_endpoint=_endpoint("pe-v", VAULT, written),
+        zones=["zone"],
+        accounts=[
+            AccountReport(
+                name="st1",
+                id=ACCOUNT,
+                role="replication",
+                sku="Standard_LRS",
+                roles=[
+                    RoleGrant(
+                        scope=ACCOUNT,
+                        role_definition_id="r",
+                        role_name="Contributor",
+                        assignment_id="a",
+                        created=written,
+                    )
+                ],
+                trusted_services_changed=written,
+                endpoint=_endpoint("pe-st1", ACCOUNT, written),
+            )
+        ],
+    )
+
+
+def test_a_run_reports_what_it_changed() -> None:
+    text = render_markdown(_report(written=True, dry_run=False))
+    assert "| vault |" in text and "| written |" in text
+    assert "| st1 | Contributor | granted |" in text
+    assert "changes this run: **5**" in text
+
+
+def test_a_dry_run_says_what_would_change_and_that_nothing_was_written() -> None:
+    text = render_markdown(_report(written=True, dry_run=True))
+    assert "would be created" in text and "would be granted" in text
+    assert "Dry run: **5** resources would be created or changed; nothing was written." in text
+
+
+def test_a_rerun_that_found_everything_in_place_reports_zero() -> None:
+    report = _report(written=False, dry_run=False)
+    assert report.writes == 0
+    assert "unchanged" in render_markdown(report)
