@@ -289,7 +289,10 @@ class Sandbox:
         self.https = _HttpsServer(self.app, self.host, self.port, context)
         self.dns = DnsServer(lambda: self.app.world, self.host, self.dns_port)
         self.dns.start()
-        serve = threading.Thread(target=self.https.serve_forever, name="sandbox-arm", daemon=True)
+        # A short poll interval: stopping waits for one (tests start and stop hundreds of sandboxes).
+        serve = threading.Thread(
+            target=self.https.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-arm", daemon=True
+        )
         serve.start()
         self._threads.append(serve)
         if self.app.state_file:

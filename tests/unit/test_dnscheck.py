@@ -234,7 +234,8 @@ def test_nothing_listening() -> None:
     answer = resolve(BLOB, "127.0.0.1", port, timeout=0.5)
     assert answer.error is not None and answer.error.startswith(("unreachable: 127.0.0.1", "timeout: no reply"))
     answer = resolve(BLOB, "127.0.0.1", port, timeout=0.5, tcp=True)
-    assert answer.error == f"unreachable: 127.0.0.1:{port} (Connection refused)"
+    # Refused, normally; "reset by peer" if another process on this machine took the freed port meanwhile.
+    assert answer.error is not None and answer.error.startswith(f"unreachable: 127.0.0.1:{port} (Connection re")
 
 
 def test_check_judges_every_fqdn_against_every_nameserver(forwarded: TinyDns, public: TinyDns) -> None:
