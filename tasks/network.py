@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, arm_error, clients, rest
+from plmigrate.errors import StepFailed
 from plmigrate.facts import ConnectionFacts, EndpointFacts
 from plmigrate.naming import ZONE_GROUP, arm_id, vnet_link_name, zone_config_name
-from tasks.retrying import ARM_RETRIES
+from tasks.retrying import ARM_RETRIES, read_settled
 
 # Codes ARM answers when the endpoint's creator may not approve on the target: the connection
 # must then be requested as a manual one, for the owner to approve.
@@ -81,17 +82,23 @@ def ensure_private_endpoint(
     approve on the target, it is requested again as a manual connection for the owner."""
     az = clients(target)
     logger = get_run_logger()
-    try:
-        existing: dict | None = rest(az.network.private_endpoints.get(resource_group, name))
-    except ResourceNotFoundError:
-        existing = None
+
+    def read() -> dict | None:
+        try:
+            return rest(az.network.private_endpoints.get(resource_group, name))
+        except ResourceNotFoundError:
+            return None
+
+    existing = read_settled(read)
     if existing is not None and _matches(existing, subnet_id, target_id, group_id):
         logger.info("Private endpoint %s already connects %s (%s)", existing["id"], target_id, group_id)
         return endpoint_facts(existing, resource_group)
     if existing is not None and (existing.get("properties") or {}).get("provisioningState") == "Succeeded":
-        raise RuntimeError(
-            f"private endpoint {existing['id']} exists but does not connect {target_id} ({group_id}) from "
-            f"{subnet_id}; plmigrate does not change endpoints it did not make this way — delete it or rename"
+        raise StepFailed(
+            step="create endpoint",
+            resource=existing["id"],
+            reason=f"it exists but does not connect {target_id} ({group_id}) from {subnet_id}",
+            fix="plmigrate does not change an endpoint made otherwise: delete or rename it, then re-run",
         )
     if dry_run:
         logger.info("Would create private endpoint %s -> %s (%s)", name, target_id, group_id)
@@ -140,10 +147,14 @@ def ensure_private_dns_zone(
     Existing links, records and other settings of the zone are left alone."""
     az = clients(target)
     logger = get_run_logger()
-    try:
-        found = rest(az.privatedns.private_zones.get(resource_group, zone))
-    except ResourceNotFoundError:
-        found = None
+
+    def read() -> dict | None:
+        try:
+            return rest(az.privatedns.private_zones.get(resource_group, zone))
+        except ResourceNotFoundError:
+            return None
+
+    found = read_settled(read)
     if found is not None and (found.get("properties") or {}).get("provisioningState", "Succeeded") == "Succeeded":
         zone_id = found["id"]
         logger.info("Private DNS zone %s already exists", zone_id)

@@ -8,6 +8,8 @@ conflict) fails at once with its ARM code.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prefect import Task
@@ -30,3 +32,22 @@ ARM_RETRIES: dict[str, Any] = {
     "retry_jitter_factor": 0.2,
     "retry_condition_fn": retry_on_transient,
 }
+
+
+# provisioningState values that mean an operation is still running on the resource.
+_SETTLED = {"Succeeded", "Failed", "Canceled"}
+
+
+def read_settled(
+    read: Callable[[], dict[str, Any] | None], timeout_seconds: float = 900, poll_seconds: float = 5
+) -> dict[str, Any] | None:
+    """Read a resource (None when missing), waiting while an operation on it is still running
+    (Creating, Updating, Deleting, ...), e.g. one that a crashed run started: a PUT over it would
+    get 409 AnotherOperationInProgress, and judging it half-made would be premature."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        found = read()
+        state = ((found or {}).get("properties") or {}).get("provisioningState", "Succeeded")
+        if found is None or state in _SETTLED or time.monotonic() >= deadline:
+            return found
+        time.sleep(poll_seconds)

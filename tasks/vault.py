@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from plmigrate.azure import Target, clients, rest
 from plmigrate.facts import VaultFacts
 from plmigrate.naming import arm_id
-from tasks.retrying import ARM_RETRIES
+from tasks.retrying import ARM_RETRIES, read_settled
 
 
 @task(name="ensure-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)
@@ -40,10 +40,14 @@ def ensure_vault(
     az = clients(target)
     logger = get_run_logger()
     written = False
-    try:
-        vault: dict | None = rest(az.recoveryservices.vaults.get(resource_group, name))
-    except ResourceNotFoundError:
-        vault = None
+
+    def read() -> dict | None:
+        try:
+            return rest(az.recoveryservices.vaults.get(resource_group, name))
+        except ResourceNotFoundError:
+            return None
+
+    vault = read_settled(read)
     # A vault left Failed by an interrupted deployment is repaired by the same PUT that creates one.
     if dry_run and (vault is None or "SystemAssigned" not in str((vault.get("identity") or {}).get("type"))):
         vault_id = arm_id(target.subscription_id, resource_group, "Microsoft.RecoveryServices/vaults", name)
