@@ -3,9 +3,6 @@ clients built by plmigrate's one factory."""
 
 from __future__ import annotations
 
-import json
-import ssl
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,27 +10,14 @@ import pytest
 
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox, Scenario
+from plmigrate.sandbox.serve import AdminClient
 
 
-class Admin:
-    """A small client for the sandbox's admin API (what a person or Azure itself does)."""
+class Admin(AdminClient):
+    """The sandbox's admin API for a test: what a person or Azure itself does."""
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self.url = sandbox.info.admin_url
-        self.token = sandbox.info.token
-        self.context = ssl.create_default_context(cafile=sandbox.info.ca_file)
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, context=self.context) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
-
-    def calls(self) -> dict[str, Any]:
-        return self.call("GET", "/calls")
+        super().__init__(sandbox.info)
 
 
 @pytest.fixture(scope="session")
