@@ -36,7 +36,8 @@ def _say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def _paused_run_id() -> str | None:
+def paused_run_id() -> str | None:
+    """The ID of a flow run now paused (waiting for someone to resume it), if any."""
     from prefect.client.orchestration import get_client
 
     async def find() -> str | None:
@@ -66,7 +67,7 @@ def play_the_storage_owner(sandbox: Sandbox, stop: threading.Event) -> None:
         time.sleep(0.5)
     run_id = None
     while not stop.is_set() and not run_id:
-        run_id = _paused_run_id()
+        run_id = paused_run_id()
         time.sleep(1)
     if not run_id:
         return

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 
 from flows.private_link import private_link_landing_zone
+from plmigrate.demo import paused_run_id
 from plmigrate.errors import InputError, StepFailed
 from plmigrate.rules import ROLE_BLOB_DATA_CONTRIBUTOR, ROLE_BLOB_DATA_OWNER, ROLE_CONTRIBUTOR
 from tests.conftest import Admin
@@ -158,19 +158,9 @@ def test_bad_input_is_a_clear_error_with_zero_writes(
 
 
 def _wait_for_paused(timeout: float = 60) -> str:
-    import asyncio
-
-    async def find() -> str | None:
-        async with get_client() as client:
-            runs = await client.read_flow_runs()
-            for run in runs:
-                if run.state and run.state.is_paused():
-                    return str(run.id)
-        return None
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = asyncio.run(find())
+        found = paused_run_id()
         if found:
             return found
         time.sleep(0.5)
