@@ -9,6 +9,7 @@ writes nothing where Azure already matches.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, pause_flow_run, unmapped
@@ -39,7 +40,7 @@ from tasks.approval import await_connection_approval, find_account_connection, s
 from tasks.dns import verify_dns
 from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
 from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
-from tasks.reporting import publish_markdown
+from tasks.reporting import failure_published, publish_markdown
 from tasks.roles import grant_vault_roles
 from tasks.storage import allow_trusted_services
 from tasks.vault import ensure_resource_group, ensure_vault
@@ -336,8 +337,9 @@ def private_link_landing_zone(
         target: `azure` (DefaultAzureCredential) or `sandbox:INFO_FILE`.
         dry_run: read everything and report what would be created or changed; write nothing.
     """
-    bu = load_business_unit(business_unit_file)
-    return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
+    with failure_published(f"landing-zone-failed-{Path(business_unit_file).stem}", "Private Link landing zone"):
+        bu = load_business_unit(business_unit_file)
+        return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ shows in the UI: in the servers table artifact and in a log line naming it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
@@ -35,7 +36,7 @@ from plmigrate.wave import (
     server_rows,
 )
 from tasks.dns import verify_dns
-from tasks.reporting import artifact_key, publish_markdown
+from tasks.reporting import artifact_key, failure_published, publish_markdown
 from tasks.servers import record_server_states
 
 VAULT = "vault"  # the key of the vault's FQDNs among the DNS checks
@@ -167,10 +168,11 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
 )
 def migration_wave(run: WaveRun) -> WaveReport:
     """Run one wave of one business unit's inventory (see deployments/)."""
-    bu = load_business_unit(run.business_unit_file)
-    servers = load_inventory(run.inventory_file, bu, run.wave)
-    target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
-    return run_wave(target, bu, run.wave, servers, run.dry_run)
+    with failure_published(f"wave-failed-{Path(run.business_unit_file).stem}-{run.wave}", f"Wave {run.wave}"):
+        bu = load_business_unit(run.business_unit_file)
+        servers = load_inventory(run.inventory_file, bu, run.wave)
+        target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
+        return run_wave(target, bu, run.wave, servers, run.dry_run)
 
 
 if __name__ == "__main__":

@@ -123,3 +123,21 @@ def render_markdown(report: LandingZoneReport) -> str:
     else:
         lines += ["", f"Vault, endpoint, role and firewall changes this run: **{report.writes}**."]
     return "\n".join(lines) + "\n"
+
+
+def render_failure(what: str, exc: BaseException) -> str:
+    """A failed run's last word for the Prefect UI: what failed, why, and the fix."""
+    from plmigrate.azure import arm_error
+    from plmigrate.errors import InputError, StepFailed
+
+    lines = [f"# {what}: failed", ""]
+    if isinstance(exc, InputError):
+        lines += ["Invalid input; nothing was written. Every problem:", ""]
+        lines += [f"- {problem}" for problem in exc.problems]
+    elif isinstance(exc, StepFailed):
+        lines += [f"**Step:** {exc.step}", "", f"**On:** `{exc.resource}`", "", f"**Why:** {exc.reason}", ""]
+        lines += ["**Fix:**", "", exc.fix or "see the task's log"]
+    else:
+        code, message = arm_error(exc)
+        lines += [f"**Error:** `{code}`: {message}", "", "Re-run once fixed: every step resumes where Azure stands."]
+    return "\n".join(lines) + "\n"

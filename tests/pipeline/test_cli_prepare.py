@@ -72,3 +72,21 @@ def test_a_failed_step_exits_1_with_the_arm_code(world, business_unit, tmp_path,
     box = world(data)
     assert main(["prepare", str(business_unit()), "--sandbox", _info(box, tmp_path)]) == 1
     assert "AuthorizationFailed" in capsys.readouterr().err
+    # The run's last artifact in the UI says the same.
+    assert "AuthorizationFailed" in _latest_artifact("landing-zone-failed-bu")
+
+
+def _latest_artifact(key: str) -> str:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> str:
+        async with get_client() as client:
+            found = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            return str(found[0].data) if found else ""
+
+    return asyncio.run(read())

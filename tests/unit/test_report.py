@@ -71,3 +71,15 @@ def test_a_rerun_that_found_everything_in_place_reports_zero() -> None:
     report = _report(written=False, dry_run=False)
     assert report.writes == 0
     assert "unchanged" in render_markdown(report)
+
+
+def test_a_failure_says_why_and_the_fix() -> None:
+    from plmigrate.errors import InputError, StepFailed
+    from plmigrate.report import render_failure
+
+    step = render_failure("Wave wave-01", StepFailed("verify DNS", "vault v", "2 answers wrong", "add a forwarder"))
+    assert "# Wave wave-01: failed" in step and "verify DNS" in step and "add a forwarder" in step
+    bad = render_failure("Wave wave-01", InputError(["row 2, column wave: bad — fix it", "row 3, column x: bad — y"]))
+    assert "nothing was written" in bad and "- row 3, column x: bad — y" in bad
+    other = render_failure("Wave wave-01", RuntimeError("boom"))
+    assert "`RuntimeError`: boom" in other
