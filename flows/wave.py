@@ -24,6 +24,7 @@ from plmigrate import progress
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
+from plmigrate.rules import CacheChoice
 from plmigrate.wave import (
     Problem,
     ServerState,
@@ -56,20 +57,20 @@ class WaveRun(BaseModel):
 
 
 def check_dns_per_appliance(
-    target: Target, bu: BusinessUnit, appliances: list[str], names: dict[str, dict[str, list[str]]]
+    bu: BusinessUnit, nameservers: dict[str, list[tuple[str, int]]], names: dict[str, dict[str, list[str]]]
 ) -> dict[tuple[str, str], Problem]:
     """DNS from each appliance's nameservers, for the vault and for each account (separately, so
     a bad answer blocks only the servers that need that name). Returns what failed."""
     checks = {
         (appliance, part): verify_dns.submit(
             expected,
-            target.appliance_nameservers(bu.appliance(appliance).endpoints()),
+            asked,
             bu.region,
             bu.timeouts.dns_seconds,
             bu.timeouts.dns_retry_seconds,
             what=f"{part} from appliance {appliance}",
         )
-        for appliance in appliances
+        for appliance, asked in nameservers.items()
         for part, expected in names.items()
     }
     problems: dict[tuple[str, str], Problem] = {}
@@ -84,7 +85,7 @@ def record_servers(
     bu: BusinessUnit,
     wave: str,
     servers: list[Server],
-    choices: dict,
+    choices: dict[str, CacheChoice],
     account_problems: dict[str, Problem],
     dns_problems: dict[tuple[str, str], Problem],
 ) -> list[ServerState]:
@@ -118,6 +119,12 @@ def record_servers(
 def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server], dry_run: bool = False) -> WaveReport:
     """The wave's steps; call inside a flow run."""
     logger = get_run_logger()
+    # Whom each appliance asks for DNS: settled before anything is written (none configured
+    # against Azure is an input error).
+    nameservers = {
+        name: target.appliance_nameservers(bu.appliance(name).endpoints())
+        for name in sorted({s.appliance for s in servers})
+    }
     accounts = {a.name: a for a in validate_landing_zone(target, bu)}
     choices = choose_cache_accounts(servers, accounts, bu)
     needed = [accounts[name] for name in accounts_needed(servers, choices)]
@@ -138,7 +145,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     dns_problems: dict[tuple[str, str], Problem] = {}
     if not dry_run:
         names = {VAULT: vault_endpoint.dns} | {n: r.endpoint.dns for n, r in ready.items() if r.endpoint}
-        dns_problems = check_dns_per_appliance(target, bu, sorted({s.appliance for s in servers}), names)
+        dns_problems = check_dns_per_appliance(bu, nameservers, names)
 
     states = record_servers(bu, wave, servers, choices, account_problems, dns_problems)
     report = WaveReport(
