@@ -11,7 +11,7 @@ import pytest
 from flows.wave import WaveRun, migration_wave
 from plmigrate.errors import InputError
 from plmigrate.sandbox.serve import AdminClient
-from tests.pipeline.conftest import all_approvable, default_scenario, info_file
+from tests.pipeline.conftest import ROOT, all_approvable, default_scenario, info_file
 from tests.pipeline.test_landing_zone import _wait_for_paused
 
 COLUMNS = [
@@ -156,3 +156,13 @@ def test_cli_wave_exit_codes_table_and_progress(world, business_unit, tmp_path, 
     assert "0 ready, 4 blocked" in capsys.readouterr().err
     assert main(["wave", str(bu), "wave-09", "--inventory", str(blocked), "--sandbox", str(info)]) == 2
     assert "wave-01" in capsys.readouterr().err
+
+
+def test_against_azure_an_appliance_without_nameservers_is_refused_before_any_call(business_unit, capsys) -> None:
+    from plmigrate.cli import main
+
+    # deployments/finance.yaml leaves nameservers to the sandbox; Azure has no such stand-in.
+    inventory = str(ROOT / "deployments" / "waves" / "finance.csv")
+    code = main(["wave", str(business_unit()), "wave-01", "--inventory", inventory, "--azure"])
+    assert code == 2
+    assert "appliances[].nameservers" in capsys.readouterr().err
