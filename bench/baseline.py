@@ -32,7 +32,6 @@ from plmigrate.errors import StepFailed
 from plmigrate.facts import EndpointFacts
 from plmigrate.inventory import Server
 from plmigrate.model import BusinessUnit
-from plmigrate.naming import endpoint_name
 from plmigrate.report import AccountReport
 from plmigrate.rules import (
     ASR_GROUP_ID,
@@ -119,15 +118,7 @@ def run_baseline(
         ensure_resource_group.fn(target, bu.resource_group, bu.region, bu.tags, False)
         vault = ensure_vault.fn(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, False)
         vault_endpoint = ensure_private_endpoint.fn(
-            target,
-            resource_group=bu.resource_group,
-            name=endpoint_name(bu.vault_name, ASR_GROUP_ID),
-            location=bu.region,
-            subnet_id=bu.private_endpoint_subnet_id,
-            target_id=vault.id,
-            group_id=ASR_GROUP_ID,
-            tags=bu.tags,
-            dry_run=False,
+            target, **bu.private_endpoint(bu.vault_name, vault.id, ASR_GROUP_ID), dry_run=False
         )
         ensure_resource_group.fn(target, bu.dns_zone_resource_group, bu.region, bu.tags, False)
         asr_zone = ensure_private_dns_zone.fn(
@@ -170,15 +161,7 @@ def run_baseline(
         submitted = {
             a.name: pool.submit(
                 lambda a=a: ensure_private_endpoint.fn(
-                    target,
-                    resource_group=bu.resource_group,
-                    name=endpoint_name(a.name, BLOB_GROUP_ID),
-                    location=bu.region,
-                    subnet_id=bu.private_endpoint_subnet_id,
-                    target_id=a.id,
-                    group_id=BLOB_GROUP_ID,
-                    tags=bu.tags,
-                    dry_run=False,
+                    target, **bu.private_endpoint(a.name, a.id, BLOB_GROUP_ID), dry_run=False
                 )
             )
             for a in needed

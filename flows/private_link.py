@@ -21,7 +21,6 @@ from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
 from plmigrate.facts import EndpointFacts, VaultFacts
 from plmigrate.model import BusinessUnit, load_business_unit
-from plmigrate.naming import endpoint_name
 from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
 from plmigrate.rules import (
     ASR_GROUP_ID,
@@ -79,15 +78,7 @@ def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple[
     ensure_resource_group(target, bu.resource_group, bu.region, bu.tags, dry_run)
     vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run)
     endpoint = ensure_private_endpoint(
-        target,
-        resource_group=bu.resource_group,
-        name=endpoint_name(bu.vault_name, ASR_GROUP_ID),
-        location=bu.region,
-        subnet_id=bu.private_endpoint_subnet_id,
-        target_id=vault.id,
-        group_id=ASR_GROUP_ID,
-        tags=bu.tags,
-        dry_run=dry_run,
+        target, **bu.private_endpoint(bu.vault_name, vault.id, ASR_GROUP_ID), dry_run=dry_run
     )
     ensure_resource_group(target, bu.dns_zone_resource_group, bu.region, bu.tags, dry_run)
     zone_id = ensure_private_dns_zone(
@@ -129,15 +120,7 @@ def create_blob_endpoints(
     )
     submitted = {
         account.name: ensure_private_endpoint.submit(
-            target,
-            resource_group=bu.resource_group,
-            name=endpoint_name(account.name, BLOB_GROUP_ID),
-            location=bu.region,
-            subnet_id=bu.private_endpoint_subnet_id,
-            target_id=account.id,
-            group_id=BLOB_GROUP_ID,
-            tags=bu.tags,
-            dry_run=dry_run,
+            target, **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID), dry_run=dry_run
         )
         for account in accounts
     }

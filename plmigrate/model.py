@@ -21,6 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plmigrate.errors import InputError
+from plmigrate.naming import endpoint_name
 from plmigrate.regions import GEO_CODES, normalize_region
 
 __all__ = [
@@ -431,6 +432,19 @@ class BusinessUnit(_Section):
     def private_endpoint_subnet_id(self) -> str:
         """The ARM ID of the subnet private endpoints go in."""
         return self.private_endpoint_subnet.subnet_id(self.subscription_id)
+
+    def private_endpoint(self, resource_name: str, resource_id: str, group_id: str) -> dict[str, Any]:
+        """The private endpoint this business unit wants for a resource (vault or storage account):
+        the keyword arguments of tasks.network.ensure_private_endpoint."""
+        return {
+            "resource_group": self.resource_group,
+            "name": endpoint_name(resource_name, group_id),
+            "location": self.region,
+            "subnet_id": self.private_endpoint_subnet_id,
+            "target_id": resource_id,
+            "group_id": group_id,
+            "tags": self.tags,
+        }
 
     @property
     def zone_link_vnet_ids(self) -> list[str]:
