@@ -6,10 +6,12 @@ an `ArmResponse` or raises `ArmError`, which the server turns into ARM's error e
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     from plmigrate.sandbox.world import World
@@ -180,3 +182,66 @@ def parse_resource_id(resource_id: str) -> dict[str, str]:
 def resource_type_of(path: str) -> str:
     """The resource type a request path addresses, for counters, faults and throttling."""
     return parse_resource_id(path).get("type", "unknown")
+
+
+# -- paging ----------------------------------------------------------------------------------------
+PAGE_SIZE = 100
+SKIP_TOKEN = "$skipToken"
+
+
+def _page_key(item: dict[str, Any]) -> str:
+    return str(item.get("id") or item.get("name") or "").lower()
+
+
+def _encode_token(last_key: str) -> str:
+    # URL-safe without padding: the SDK pagers re-quote the next link's query values, so a token
+    # that needs no quoting survives that round trip unchanged.
+    return base64.urlsafe_b64encode(last_key.encode()).decode().rstrip("=")
+
+
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _decode_token(token: str) -> str:
+    try:
+        if not _TOKEN_CHARS.match(token):
+            raise ValueError(token)
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request("InvalidSkipToken", f"The skip token '{token}' is not valid.") from exc
+
+
+def _top(req: ArmRequest) -> int:
+    raw = req.query.get("$top")
+    if raw is None or raw == "":
+        return PAGE_SIZE
+    if not raw.isdigit() or int(raw) < 1:
+        raise bad_request(
+            "InvalidQueryParameterValue", f"The value '{raw}' of the query parameter '$top' is not valid."
+        )
+    return int(raw)
+
+
+def paged(req: ArmRequest, items: Iterable[dict[str, Any]], *, honour_top: bool = False) -> ArmResponse:
+    """One page of a list operation, as ARM serves `x-ms-pageable` lists: `{"value", "nextLink"}`.
+
+    Items are ordered by ID (case-insensitively). A page holds `PAGE_SIZE` items, or `$top` where
+    the operation defines it (`honour_top`: private DNS zones and record sets). `nextLink` is an
+    absolute URL on the sandbox's host with the request's own query plus a `$skipToken` naming the
+    last ID served; it is absent on the last page. Continuing after an ID rather than an offset
+    keeps a walk consistent while resources come and go between pages, as ARM's tokens do. Every
+    list of the SDKs in use follows `nextLink`, so every list handler answers through this.
+    """
+    size = _top(req) if honour_top else PAGE_SIZE
+    ordered = sorted(items, key=_page_key)
+    token = req.query.get(SKIP_TOKEN)
+    if token:
+        after = _decode_token(token)
+        ordered = [item for item in ordered if _page_key(item) > after]
+    page, rest = ordered[:size], ordered[size:]
+    body: dict[str, Any] = {"value": page}
+    if rest and page:
+        query = {k: v for k, v in req.query.items() if k != SKIP_TOKEN}
+        query[SKIP_TOKEN] = _encode_token(_page_key(page[-1]))
+        body["nextLink"] = req.base_url + req.path + "?" + urlencode(query)
+    return ArmResponse(200, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import urllib.error
 import urllib.request
@@ -105,3 +106,59 @@ def test_non_transient_fault_surfaces_the_arm_code(make_sandbox) -> None:
     with pytest.raises(HttpResponseError) as info:
         azure.resources.resource_groups.create_or_update("rg", {"location": "eastus"})
     assert info.value.status_code == 403 and info.value.error.code == "AuthorizationFailed"
+
+
+# -- paging ----------------------------------------------------------------------------------------
+def _seed_groups(sandbox: Sandbox, count: int) -> list[str]:
+    sub = sandbox.info.subscription_id
+    names = [f"rg-page-{i:03d}" for i in range(count)]
+    for name in names:
+        sandbox.world.put(
+            {
+                "id": f"/subscriptions/{sub}/resourceGroups/{name}",
+                "name": name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": "westeurope",
+                "properties": {"provisioningState": "Succeeded"},
+            }
+        )
+    return names
+
+
+def test_lists_page_at_100_with_an_absolute_next_link(sandbox: Sandbox, azure: AzureClients) -> None:
+    before = {g.name for g in azure.resources.resource_groups.list()}
+    names = _seed_groups(sandbox, 250)
+    url = sandbox.info.arm_url + f"/subscriptions/{sandbox.info.subscription_id}/resourcegroups?api-version=2025-04-01"
+    status, _, body = _get(url, sandbox.info.ca_file, sandbox.info.token)
+    first = json.loads(body)
+    assert status == 200 and len(first["value"]) == 100
+    assert first["nextLink"].startswith(sandbox.info.arm_url + "/subscriptions/")
+    assert "api-version=2025-04-01" in first["nextLink"] and "%24skipToken=" in first["nextLink"]
+    pages = list(azure.resources.resource_groups.list().by_page())
+    sizes = [len(list(page)) for page in pages]
+    assert sizes[:-1] == [100] * (len(sizes) - 1) and sum(sizes) == len(before) + 250
+    listed = [g.name for g in azure.resources.resource_groups.list()]
+    assert len(listed) == len(set(listed)) and set(names) <= set(listed)
+
+
+def test_a_walk_continues_after_the_last_id_when_items_go_away_between_pages(
+    sandbox: Sandbox, azure: AzureClients
+) -> None:
+    names = _seed_groups(sandbox, 150)
+    pages = azure.resources.resource_groups.list().by_page()
+    first = [g.name for g in next(pages)]
+    # Deleting what the first page already showed must not make the walk skip anything unseen.
+    for name in first[:50]:
+        sandbox.world.delete(f"/subscriptions/{sandbox.info.subscription_id}/resourceGroups/{name}")
+    rest = [g.name for page in pages for g in page]
+    assert not set(first) & set(rest)
+    assert set(names) <= set(first) | set(rest)
+
+
+def test_a_forged_skip_token_is_a_400(sandbox: Sandbox) -> None:
+    url = (
+        sandbox.info.arm_url
+        + f"/subscriptions/{sandbox.info.subscription_id}/resourcegroups?api-version=2025-04-01&%24skipToken=%%%"
+    )
+    status, _, body = _get(url, sandbox.info.ca_file, sandbox.info.token)
+    assert status == 400 and json.loads(body)["error"]["code"] == "InvalidSkipToken"

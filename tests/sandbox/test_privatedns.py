@@ -255,6 +255,26 @@ def test_record_sets_negative_paths(az: AzureClients) -> None:
     assert info.value.status_code == 400 and "SOA" in info.value.error.message
 
 
+def test_record_set_lists_page_at_top_and_follow_next_links(box: Sandbox, az: AzureClients) -> None:
+    make_zone(az)
+    rs = az.privatedns.record_sets
+    for i in range(7):
+        rs.create_or_update(
+            RG, ZONE, "A", f"acct{i}", {"properties": {"ttl": 10, "aRecords": [{"ipv4Address": f"10.0.0.{i}"}]}}
+        )
+    pages = [list(page) for page in rs.list_by_type(RG, ZONE, "A", top=3).by_page()]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert sorted(r.name for p in pages for r in p) == [f"acct{i}" for i in range(7)]
+    assert [len(list(p)) for p in rs.list(RG, ZONE, top=5).by_page()] == [5, 3]  # SOA + 7 A
+    assert len(list(rs.list(RG, ZONE))) == 8
+    # Every next link kept the $top of the first call.
+    assert calls(box, "GET", "Microsoft.Network/privateDnsZones/A") == {200: 3}
+    with pytest.raises(HttpResponseError) as info:
+        list(rs.list(RG, ZONE, top=0))
+    assert info.value.status_code == 400 and info.value.error.code == "InvalidQueryParameterValue"
+    assert "$top" in info.value.error.message
+
+
 # -- virtual network links -----------------------------------------------------------------------
 def test_virtual_network_links(box: Sandbox, az: AzureClients) -> None:
     make_zone(az)

@@ -23,7 +23,16 @@ import time
 import uuid
 from typing import Any
 
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, parse_resource_id
+from plmigrate.sandbox.arm import (
+    ArmError,
+    ArmRequest,
+    ArmResponse,
+    Router,
+    bad_request,
+    not_found,
+    paged,
+    parse_resource_id,
+)
 from plmigrate.sandbox.world import World, key
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
@@ -204,7 +213,7 @@ def list_definitions(req: ArmRequest) -> ArmResponse:
         field = "roleName" if match.group(1).lower() == "rolename" else "type"
         wanted = match.group(2).replace("''", "'").lower()
         found = [d for d in found if d["properties"][field].lower() == wanted]
-    return ArmResponse(200, {"value": found})
+    return paged(req, found)
 
 
 # -- principals -----------------------------------------------------------------------------------
@@ -424,7 +433,7 @@ def list_assignments(req: ArmRequest) -> ArmResponse:
             continue
         if _visible(world, assignment):
             found.append(assignment)
-    return ArmResponse(200, {"value": found})
+    return paged(req, found)
 
 
 def register(router: Router) -> None:

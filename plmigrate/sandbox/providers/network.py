@@ -30,7 +30,7 @@ from typing import Any
 
 from plmigrate.regions import geo_code
 from plmigrate.sandbox import connections, lro
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, parse_resource_id
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, paged, parse_resource_id
 from plmigrate.sandbox.providers import privatedns
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.world import World, key
@@ -300,7 +300,7 @@ def get_vnet(req: ArmRequest) -> ArmResponse:
 
 def list_vnets(req: ArmRequest) -> ArmResponse:
     require_group(req)
-    return ArmResponse(200, {"value": [v for v in req.world.by_type(VNET_TYPE, _scope(req)) if _in_group(v, req)]})
+    return paged(req, [v for v in req.world.by_type(VNET_TYPE, _scope(req)) if _in_group(v, req)])
 
 
 def put_subnet(req: ArmRequest) -> ArmResponse:
@@ -342,7 +342,7 @@ def get_subnet(req: ArmRequest) -> ArmResponse:
 
 def list_subnets(req: ArmRequest) -> ArmResponse:
     vnet = req.world.require(_rid(req, "virtualNetworks", req.params["virtualNetworkName"]))
-    return ArmResponse(200, {"value": req.world.children(vnet["id"], "subnets")})
+    return paged(req, req.world.children(vnet["id"], "subnets"))
 
 
 # -- private endpoints ---------------------------------------------------------------------------
@@ -740,13 +740,11 @@ def get_endpoint(req: ArmRequest) -> ArmResponse:
 def list_endpoints(req: ArmRequest) -> ArmResponse:
     require_group(req)
     found = [e for e in req.world.by_type(ENDPOINT_TYPE, _scope(req)) if _in_group(e, req)]
-    return ArmResponse(200, {"value": found})
+    return paged(req, found)
 
 
 def list_endpoints_in_subscription(req: ArmRequest) -> ArmResponse:
-    return ArmResponse(
-        200, {"value": req.world.by_type(ENDPOINT_TYPE, f"/subscriptions/{req.params['subscriptionId']}")}
-    )
+    return paged(req, req.world.by_type(ENDPOINT_TYPE, f"/subscriptions/{req.params['subscriptionId']}"))
 
 
 def delete_endpoint_resources(world: World, endpoint_id: str) -> bool:
@@ -782,7 +780,7 @@ def get_nic(req: ArmRequest) -> ArmResponse:
 
 def list_nics(req: ArmRequest) -> ArmResponse:
     require_group(req)
-    return ArmResponse(200, {"value": [n for n in req.world.by_type(NIC_TYPE, _scope(req)) if _in_group(n, req)]})
+    return paged(req, [n for n in req.world.by_type(NIC_TYPE, _scope(req)) if _in_group(n, req)])
 
 
 # -- private DNS zone groups ---------------------------------------------------------------------
@@ -921,7 +919,7 @@ def get_zone_group(req: ArmRequest) -> ArmResponse:
 
 def list_zone_groups(req: ArmRequest) -> ArmResponse:
     endpoint = req.world.require(_rid(req, "privateEndpoints", req.params["privateEndpointName"]))
-    return ArmResponse(200, {"value": req.world.children(endpoint["id"], "privateDnsZoneGroups")})
+    return paged(req, req.world.children(endpoint["id"], "privateDnsZoneGroups"))
 
 
 def delete_zone_group(req: ArmRequest) -> ArmResponse:

@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox import lro
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.providers.resources import group_id, require_group
 from plmigrate.sandbox.world import World, key
 
@@ -279,12 +279,12 @@ def delete_zone(req: ArmRequest) -> ArmResponse:
 def list_zones_in_group(req: ArmRequest) -> ArmResponse:
     group = require_group(req)
     zones = req.world.by_type(ZONE_TYPE, group["id"] + "/providers/")
-    return ArmResponse(200, {"value": [_view_zone(req.world, z) for z in zones]})
+    return paged(req, [_view_zone(req.world, z) for z in zones], honour_top=True)
 
 
 def list_zones(req: ArmRequest) -> ArmResponse:
     zones = req.world.by_type(ZONE_TYPE, f"/subscriptions/{req.params['subscriptionId']}/")
-    return ArmResponse(200, {"value": [_view_zone(req.world, z) for z in zones]})
+    return paged(req, [_view_zone(req.world, z) for z in zones], honour_top=True)
 
 
 # -- record sets ---------------------------------------------------------------------------------
@@ -378,12 +378,12 @@ def delete_record(req: ArmRequest) -> ArmResponse:
 def list_records_of_type(req: ArmRequest) -> ArmResponse:
     rtype = _record_type(req)
     zone = _require_zone(req)
-    return ArmResponse(200, {"value": req.world.children(zone["id"], rtype)})
+    return paged(req, req.world.children(zone["id"], rtype), honour_top=True)
 
 
 def list_records(req: ArmRequest) -> ArmResponse:
     zone = _require_zone(req)
-    return ArmResponse(200, {"value": record_sets(req.world, zone["id"])})
+    return paged(req, record_sets(req.world, zone["id"]), honour_top=True)
 
 
 # -- virtual network links -----------------------------------------------------------------------
@@ -461,7 +461,7 @@ def delete_link(req: ArmRequest) -> ArmResponse:
 
 def list_links(req: ArmRequest) -> ArmResponse:
     zone = _require_zone(req)
-    return ArmResponse(200, {"value": links_of(req.world, zone["id"])})
+    return paged(req, links_of(req.world, zone["id"]))
 
 
 def register(router: Router) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from plmigrate.regions import GEO_CODES, normalize_region
 from plmigrate.sandbox import connections, lro
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.providers.authorization import register_principal
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.world import World
@@ -267,12 +267,12 @@ def list_vaults_in_group(req: ArmRequest) -> ArmResponse:
     rg = require_group(req)
     sub = req.params["subscriptionId"]
     scope = f"/subscriptions/{sub}/resourceGroups/{rg['name']}"
-    return ArmResponse(200, {"value": [view(req.world, v) for v in req.world.by_type(VAULT_TYPE, scope)]})
+    return paged(req, [view(req.world, v) for v in req.world.by_type(VAULT_TYPE, scope)])
 
 
 def list_vaults_in_subscription(req: ArmRequest) -> ArmResponse:
     scope = f"/subscriptions/{req.params['subscriptionId']}"
-    return ArmResponse(200, {"value": [view(req.world, v) for v in req.world.by_type(VAULT_TYPE, scope)]})
+    return paged(req, [view(req.world, v) for v in req.world.by_type(VAULT_TYPE, scope)])
 
 
 def private_link_resources(vault: dict[str, Any]) -> list[dict[str, Any]]:
@@ -308,7 +308,7 @@ def private_link_resources(vault: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def list_private_link_resources(req: ArmRequest) -> ArmResponse:
-    return ArmResponse(200, {"value": private_link_resources(require_vault(req))})
+    return paged(req, private_link_resources(require_vault(req)))
 
 
 def get_private_link_resource(req: ArmRequest) -> ArmResponse:

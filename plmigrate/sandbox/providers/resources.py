@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.world import World
 
 GROUP = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
@@ -61,7 +61,7 @@ def head_group(req: ArmRequest) -> ArmResponse:
 
 def list_groups(req: ArmRequest) -> ArmResponse:
     sub = req.params["subscriptionId"]
-    return ArmResponse(200, {"value": req.world.by_type("Microsoft.Resources/resourceGroups", f"/subscriptions/{sub}")})
+    return paged(req, req.world.by_type("Microsoft.Resources/resourceGroups", f"/subscriptions/{sub}"))
 
 
 def get_subscription(req: ArmRequest) -> ArmResponse:

@@ -21,7 +21,7 @@ from typing import Any
 
 from plmigrate.regions import normalize_region
 from plmigrate.sandbox import connections, lro
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, paged
 from plmigrate.sandbox.providers.resources import group_id, require_group
 from plmigrate.sandbox.scenario import StorageAccountSeed
 from plmigrate.sandbox.world import World
@@ -418,14 +418,14 @@ def delete_account(req: ArmRequest) -> ArmResponse:
 def list_in_subscription(req: ArmRequest) -> ArmResponse:
     sub = req.params["subscriptionId"]
     found = req.world.by_type(ACCOUNT_TYPE, f"/subscriptions/{sub}")
-    return ArmResponse(200, {"value": [render(req.world, a) for a in found]})
+    return paged(req, [render(req.world, a) for a in found])
 
 
 def list_in_group(req: ArmRequest) -> ArmResponse:
     sub = req.params["subscriptionId"]
     group = require_group(req)
     found = req.world.by_type(ACCOUNT_TYPE, group_id(sub, group["name"]))
-    return ArmResponse(200, {"value": [render(req.world, a) for a in found]})
+    return paged(req, [render(req.world, a) for a in found])
 
 
 def check_name(req: ArmRequest) -> ArmResponse:
@@ -512,13 +512,13 @@ def set_blob_service(req: ArmRequest) -> ArmResponse:
 
 def list_blob_services(req: ArmRequest) -> ArmResponse:
     account = _require_parent(req, "blobServices", "read")
-    return ArmResponse(200, {"value": [_blob_service_view(req.world, account)]})
+    return paged(req, [_blob_service_view(req.world, account)])
 
 
 # -- private endpoint connections ------------------------------------------------------------------
 def list_connections(req: ArmRequest) -> ArmResponse:
     account = _require_parent(req, "privateEndpointConnections", "read")
-    return ArmResponse(200, {"value": connections.for_target(req.world, account["id"])})
+    return paged(req, connections.for_target(req.world, account["id"]))
 
 
 def get_connection(req: ArmRequest) -> ArmResponse:
