@@ -190,6 +190,20 @@ def test_pending_connection_pauses_until_the_owner_approves(world, business_unit
     assert "error" not in outcome, outcome.get("error")
     cache = next(a for a in outcome["report"].accounts if a.name == "stfincache01")
     assert cache.endpoint.connection.status == "Approved"
+    # We may not approve on stfincache01: ARM refused the automatic connection (403
+    # LinkedAuthorizationFailed) and the flow asked for a manual one, which the owner approved.
+    assert cache.endpoint.connection.manual is True
+    puts = {
+        r["status"]: r["count"]
+        for r in box.world.call_report()["calls"]
+        if r["method"] == "PUT" and r["resource_type"] == "Microsoft.Network/privateEndpoints"
+    }
+    assert puts[403] == 1
+    endpoint = box.world.get(cache.endpoint.id)
+    assert endpoint["properties"]["privateLinkServiceConnections"] == []
+    assert [
+        c["properties"]["privateLinkServiceId"] for c in endpoint["properties"]["manualPrivateLinkServiceConnections"]
+    ] == [account_id]
 
 
 def test_rejected_connection_fails_with_what_to_do(world, business_unit, tmp_path: Path) -> None:

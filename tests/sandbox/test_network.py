@@ -280,26 +280,75 @@ def test_blob_endpoint_gets_an_ip_a_nic_an_fqdn_and_an_approved_connection(box: 
     assert fetched.as_dict() == pe.as_dict()
 
 
-def test_connections_wait_when_the_caller_may_not_approve_or_asks_manually(box: Sandbox, net: AzureClients) -> None:
+def test_auto_approval_without_the_right_is_403_then_a_manual_connection_waits(box: Sandbox, net: AzureClients) -> None:
     owned_elsewhere = put_storage(box, "stfincache01", may_approve=False)
-    ours = put_storage(box, "stours01")
-    pending = create_pe(net, "pe-pending", pe_body(owned_elsewhere, "blob"))
-    manual = create_pe(net, "pe-manual", pe_body(ours, "blob", manual=True))
-
-    state = pending.private_link_service_connections[0].private_link_service_connection_state
-    assert (state.status, state.description) == ("Pending", "Awaiting approval")
-    assert manual.private_link_service_connections == []
-    (manual_conn,) = manual.manual_private_link_service_connections
-    assert manual_conn.id.endswith("/manualPrivateLinkServiceConnections/conn")
-    assert manual_conn.private_link_service_connection_state.status == "Pending"
-    assert connections.for_target(box.world, ours)[0]["properties"]["privateLinkServiceConnectionState"]["status"] == (
-        "Pending"
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-cache", pe_body(owned_elsewhere, "blob"))
+    status, code, message = arm_error(info)
+    assert (status, code) == (403, "LinkedAuthorizationFailed")
+    endpoint_id = f"/subscriptions/{SUB}/resourceGroups/{PE_RG}/providers/Microsoft.Network/privateEndpoints/pe-cache"
+    assert message == (
+        f"The client '{box.scenario.principal_id}' with object id '{box.scenario.principal_id}' has permission to "
+        f"perform action 'Microsoft.Network/privateEndpoints/write' on scope '{endpoint_id}'; however, it does not "
+        "have permission to perform action 'PrivateEndpointConnectionsApproval/action' on the linked scope(s) "
+        f"'{owned_elsewhere}' or the linked scope(s) are invalid."
     )
+    # Refused before any write: no endpoint, no NIC, nothing on the target.
+    assert connections.for_target(box.world, owned_elsewhere) == []
+    assert box.world.by_type("Microsoft.Network/privateEndpoints") == []
+    assert box.world.by_type("Microsoft.Network/networkInterfaces") == []
+
+    pending = create_pe(net, "pe-cache", pe_body(owned_elsewhere, "blob", manual=True))
+    assert pending.private_link_service_connections == []
+    (manual_conn,) = pending.manual_private_link_service_connections
+    assert manual_conn.id.endswith("/manualPrivateLinkServiceConnections/conn")
+    state = manual_conn.private_link_service_connection_state
+    assert (state.status, state.description) == ("Pending", "Awaiting approval")
+    (record,) = connections.for_target(box.world, owned_elsewhere)
+    assert record["properties"]["privateLinkServiceConnectionState"]["status"] == "Pending"
+
+    # A manual connection waits even where the caller could approve.
+    ours = put_storage(box, "stours01")
+    manual = create_pe(net, "pe-manual", pe_body(ours, "blob", manual=True))
+    assert manual.manual_private_link_service_connections[0].private_link_service_connection_state.status == "Pending"
 
     # The owner approves on their side; the endpoint shows it.
     approve_as_owner(box, owned_elsewhere)
-    approved = net.network.private_endpoints.get(PE_RG, "pe-pending")
-    assert approved.private_link_service_connections[0].private_link_service_connection_state.status == "Approved"
+    approved = net.network.private_endpoints.get(PE_RG, "pe-cache")
+    assert approved.manual_private_link_service_connections[0].private_link_service_connection_state.status == (
+        "Approved"
+    )
+
+
+def test_changes_azure_refuses_on_an_existing_endpoint(box: Sandbox, net: AzureClients) -> None:
+    account = put_storage(box, "stfixed01")
+    pe = create_pe(net, "pe-fixed", pe_body(account, "blob"))
+    before = box.world.get(pe.id)
+
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-fixed", pe_body(account, "blob") | {"location": "westeurope"})
+    status, code, message = arm_error(info)
+    assert (status, code) == (409, "InvalidResourceLocation")
+    assert message == (
+        f"The resource 'pe-fixed' already exists in location 'eastus' in resource group '{PE_RG}'. A resource with "
+        "the same name cannot be created in location 'westeurope'. Please select a new resource name."
+    )
+
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-fixed", pe_body(account, "blob", subnet_id=TINY_SUBNET_ID))
+    status, code, message = arm_error(info)
+    assert (status, code) == (400, "CannotChangeSubnetOnExistingPrivateEndpoint")
+    assert PE_SUBNET_ID in message and TINY_SUBNET_ID in message
+
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-fixed", pe_body(account, "file"))
+    status, code, message = arm_error(info)
+    assert (status, code) == (400, "CannotChangeGroupIdsOnExistingPrivateEndpoint")
+    assert "group IDs blob" in message and "to file" in message
+
+    # Nothing of the refused requests was applied.
+    assert box.world.get(pe.id) == before
+    assert len(connections.for_target(box.world, account)) == 1
 
 
 def test_site_recovery_endpoint_has_six_members_with_their_own_ips(box: Sandbox, net: AzureClients) -> None:
@@ -387,11 +436,11 @@ def test_static_ip_configuration_is_honoured(box: Sandbox, net: AzureClients) ->
 def test_re_put_is_an_update_keeping_ips_nic_and_connection_state(box: Sandbox, net: AzureClients) -> None:
     account = put_storage(box, "stkeep", may_approve=False)
     vault = put_vault(box, "rsv-keep")
-    first = create_pe(net, "pe-blob", pe_body(account, "blob"))
+    first = create_pe(net, "pe-blob", pe_body(account, "blob", manual=True))
     asr = create_pe(net, "pe-asr", pe_body(vault, "AzureSiteRecovery"))
     approve_as_owner(box, account)
 
-    again = create_pe(net, "pe-blob", pe_body(account, "blob") | {"tags": {"wave": "1"}})
+    again = create_pe(net, "pe-blob", pe_body(account, "blob", manual=True) | {"tags": {"wave": "1"}})
     asr_again = create_pe(net, "pe-asr", pe_body(vault, "AzureSiteRecovery"))
 
     assert [c.as_dict() for c in again.custom_dns_configs] == [c.as_dict() for c in first.custom_dns_configs]
@@ -399,7 +448,7 @@ def test_re_put_is_an_update_keeping_ips_nic_and_connection_state(box: Sandbox, 
     assert again.network_interfaces[0].id == first.network_interfaces[0].id
     assert again.tags == {"wave": "1"}
     # The owner's approval survives the update, and no second connection appears on the target.
-    assert again.private_link_service_connections[0].private_link_service_connection_state.status == "Approved"
+    assert again.manual_private_link_service_connections[0].private_link_service_connection_state.status == ("Approved")
     assert len(connections.for_target(box.world, account)) == 1
     assert len(connections.for_target(box.world, vault)) == 1
     assert len(box.world.by_type("Microsoft.Network/networkInterfaces")) == 2

@@ -230,7 +230,8 @@ def test_approve_decides_pending_connections_as_the_owner(tmp_path: Path, served
             "location": "eastus",
             "properties": {
                 "subnet": {"id": subnet_id},
-                "privateLinkServiceConnections": [
+                # A manual connection: we may not approve on this account (automatic would be a 403).
+                "manualPrivateLinkServiceConnections": [
                     {"name": "blob", "properties": {"privateLinkServiceId": account_id, "groupIds": ["blob"]}}
                 ],
             },
@@ -239,7 +240,7 @@ def test_approve_decides_pending_connections_as_the_owner(tmp_path: Path, served
 
     def endpoint_state() -> str:
         endpoint = azure.network.private_endpoints.get("rg-network-hub", "pe-stfincache01-blob")
-        return endpoint.private_link_service_connections[0].private_link_service_connection_state.status
+        return endpoint.manual_private_link_service_connections[0].private_link_service_connection_state.status
 
     assert endpoint_state() == "Pending"
     approved = child.run_cli("approve", account_id)

@@ -10,7 +10,9 @@ What it emulates, as ARM does it:
 - Its connections are recorded on the target through `connections.attach`, so the target's owner
   (admin API) and the target's own provider see the same record. `privateLinkServiceConnections`
   are approved automatically when plmigrate's principal may approve on the target (per scenario),
-  `manualPrivateLinkServiceConnections` always wait.
+  else refused with 403 `LinkedAuthorizationFailed`; `manualPrivateLinkServiceConnections` always
+  wait for the owner.
+- An existing endpoint keeps its location, subnet and each connection's group IDs.
 - Targets: storage accounts (group `blob`, and the other storage services) and Recovery Services
   vaults (group `AzureSiteRecovery`, one FQDN per Site Recovery member).
 - A zone group writes an A record per FQDN of its endpoint into the zone whose public name is the
@@ -510,6 +512,49 @@ def _wanted_connections(props: dict[str, Any], endpoint_name: str) -> list[tuple
     return wanted
 
 
+def _check_connection_change(
+    req: ArmRequest,
+    existing: dict[str, Any] | None,
+    list_name: str,
+    conn_name: str,
+    target: dict[str, Any],
+    group_ids: list[str],
+    links: dict[str, dict[str, Any]],
+) -> None:
+    """What ARM refuses about one requested connection, before anything is written.
+
+    A connection the endpoint already has keeps its group IDs. A new automatic connection needs
+    the caller to hold `privateEndpointConnectionsApproval/action` on the target: without it ARM
+    answers 403 `LinkedAuthorizationFailed` (worded as ARM words it), and the caller must ask for
+    a manual connection instead."""
+    endpoint_id = existing["id"] if existing else _rid(req, "privateEndpoints", req.params["privateEndpointName"])
+    if key(target["id"]) in links:
+        for old_list in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections"):
+            for old in (existing or {}).get("properties", {}).get(old_list) or []:
+                old_props = old.get("properties") or {}
+                if key(old_props.get("privateLinkServiceId", "")) != key(target["id"]):
+                    continue
+                if sorted(g.lower() for g in old_props.get("groupIds") or []) != sorted(g.lower() for g in group_ids):
+                    raise bad_request(
+                        "CannotChangeGroupIdsOnExistingPrivateEndpoint",
+                        f"Private link service connection {endpoint_id}/{list_name}/{conn_name} has group IDs "
+                        f"{', '.join(old_props.get('groupIds') or [])}; the group IDs of an existing private "
+                        f"endpoint cannot be changed to {', '.join(group_ids) or '(none)'}. Delete the private "
+                        "endpoint and create it again.",
+                    )
+        return
+    if list_name == "privateLinkServiceConnections" and not _may_approve(req.world, target):
+        principal = req.principal_id
+        raise ArmError(
+            403,
+            "LinkedAuthorizationFailed",
+            f"The client '{principal}' with object id '{principal}' has permission to perform action "
+            f"'Microsoft.Network/privateEndpoints/write' on scope '{endpoint_id}'; however, it does not have "
+            f"permission to perform action 'PrivateEndpointConnectionsApproval/action' on the linked scope(s) "
+            f"'{target['id']}' or the linked scope(s) are invalid.",
+        )
+
+
 def put_endpoint(req: ArmRequest) -> ArmResponse:
     require_group(req)
     body = req.json_body()
@@ -520,15 +565,26 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
         if existing is not None:
             endpoint_id = existing["id"]
         name = existing["name"] if existing else req.params["privateEndpointName"]
-        location = (existing or {}).get("location") or (body.get("location") or "").replace(" ", "").lower()
+        asked_location = (body.get("location") or "").replace(" ", "").lower()
+        location = (existing or {}).get("location") or asked_location
         if not location:
             raise bad_request("LocationRequired", "The location property is required for this definition.")
+        if existing is not None and asked_location and asked_location != key(existing["location"]):
+            raise ArmError(
+                409,
+                "InvalidResourceLocation",
+                f"The resource '{name}' already exists in location '{existing['location']}' in resource group "
+                f"'{req.params['resourceGroupName']}'. A resource with the same name cannot be created in location "
+                f"'{asked_location}'. Please select a new resource name.",
+            )
         props = body.get("properties") or {}
         subnet = _resolve_subnet(req, props, endpoint_id, location)
         if existing is not None and key(existing["properties"]["subnet"]["id"]) != key(subnet["id"]):
             raise bad_request(
-                "PrivateEndpointSubnetCannotBeChanged",
-                f"The subnet of private endpoint {name} cannot be changed; delete and recreate the endpoint.",
+                "CannotChangeSubnetOnExistingPrivateEndpoint",
+                f"Private endpoint {endpoint_id} is in subnet {existing['properties']['subnet']['id']}; the subnet "
+                f"of an existing private endpoint cannot be changed to {subnet['id']}. Delete the private endpoint "
+                "and create it again in the new subnet.",
             )
         meta = world.meta_of(endpoint_id)
         links: dict[str, dict[str, Any]] = dict(meta.get("links", {}))
@@ -550,6 +606,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
                 )
             group_ids = [str(g) for g in conn_props.get("groupIds") or []]
             members = _members(world, target, group_ids, f"{endpoint_id}/{list_name}/{conn_name}")
+            _check_connection_change(req, existing, list_name, conn_name, target, group_ids, links)
             plans.append((list_name, conn_name, conn_props, target, group_ids, members))
 
         # IPs: a member keeps the IP it had; new members take the next free ones (or a static IP asked for).
