@@ -324,6 +324,107 @@ def test_virtual_network_links(box: Sandbox, az: AzureClients) -> None:
     assert info.value.error.code == "ParentResourceNotFound"
 
 
+# -- PATCH -----------------------------------------------------------------------------------------
+def test_zone_patch_replaces_tags_only_and_honours_if_match(box: Sandbox, az: AzureClients) -> None:
+    zone = make_zone(az, tags={"owner": "network team", "cost": "1"})
+    vnet = put_vnet(box)
+    az.privatedns.virtual_network_links.begin_create_or_update(
+        RG, ZONE, "link-hub", {"location": "global", "properties": {"virtualNetwork": {"id": vnet}}}
+    ).result()
+    zones = az.privatedns.private_zones
+    patched = zones.begin_update(RG, ZONE, {"tags": {"owner": "dns team"}}).result()
+    assert patched.tags == {"owner": "dns team"} and patched.etag != zone.etag
+    assert patched.number_of_virtual_network_links == 1 and patched.number_of_record_sets == 1
+    untouched = zones.begin_update(RG, ZONE, {}).result()
+    assert untouched.tags == {"owner": "dns team"}
+    with pytest.raises(ResourceModifiedError) as info:
+        zones.begin_update(RG, ZONE, {"tags": {}}, etag=zone.etag, match_condition=MatchConditions.IfNotModified)
+    assert info.value.status_code == 412 and info.value.error.code == "PreconditionFailed"
+    assert zones.begin_update(
+        RG, ZONE, {"tags": {}}, etag=untouched.etag, match_condition=MatchConditions.IfNotModified
+    ).result().tags in (None, {})
+    with pytest.raises(ResourceNotFoundError) as info:
+        zones.begin_update(RG, "privatelink.missing.example", {"tags": {"a": "b"}})
+    assert info.value.error.code == "ResourceNotFound"
+    with pytest.raises(HttpResponseError) as info:
+        zones.begin_update(RG, ZONE, {"location": "eastus"})
+    assert info.value.error.code == "LocationNotAvailableForResourceType"
+    assert calls(box, "PATCH", "Microsoft.Network/privateDnsZones") == {202: 3, 412: 1, 404: 1, 400: 1}
+
+
+def test_record_set_patch_replaces_what_it_names_and_keeps_the_rest(az: AzureClients) -> None:
+    make_zone(az)
+    rs = az.privatedns.record_sets
+    created = rs.create_or_update(
+        RG,
+        ZONE,
+        "A",
+        "acct",
+        {"properties": {"ttl": 10, "aRecords": [{"ipv4Address": "10.0.0.4"}], "metadata": {"a": "1"}}},
+    )
+    meta = rs.update(RG, ZONE, "A", "ACCT", {"properties": {"metadata": {"b": "2"}}})
+    assert meta.metadata == {"b": "2"} and meta.ttl == 10 and [a.ipv4_address for a in meta.a_records] == ["10.0.0.4"]
+    assert meta.etag != created.etag
+    ips = rs.update(RG, ZONE, "A", "acct", {"properties": {"ttl": 60, "aRecords": [{"ipv4Address": "10.0.0.5"}]}})
+    assert ips.ttl == 60 and [a.ipv4_address for a in ips.a_records] == ["10.0.0.5"] and ips.metadata == {"b": "2"}
+    assert rs.get(RG, ZONE, "A", "acct").as_dict() == ips.as_dict()
+    with pytest.raises(ResourceModifiedError):
+        rs.update(
+            RG,
+            ZONE,
+            "A",
+            "acct",
+            {"properties": {"ttl": 5}},
+            etag=meta.etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+    ok = rs.update(
+        RG, ZONE, "A", "acct", {"properties": {"ttl": 5}}, etag=ips.etag, match_condition=MatchConditions.IfNotModified
+    )
+    assert ok.ttl == 5
+    with pytest.raises(HttpResponseError) as info:
+        rs.update(RG, ZONE, "A", "acct", {"properties": {"aRecords": [{"ipv4Address": "10.0.0.300"}]}})
+    assert info.value.status_code == 400 and info.value.error.code == "BadRequest"
+    with pytest.raises(ResourceNotFoundError) as info:
+        rs.update(RG, ZONE, "A", "missing", {"properties": {"ttl": 5}})
+    assert info.value.error.code == "ResourceNotFound"
+    with pytest.raises(ResourceNotFoundError) as info:
+        rs.update(RG, "privatelink.missing.example", "A", "acct", {"properties": {"ttl": 5}})
+    assert info.value.error.code == "ParentResourceNotFound"
+
+
+def test_link_patch_merges_registration_and_tags_but_keeps_the_vnet(box: Sandbox, az: AzureClients) -> None:
+    make_zone(az)
+    vnet = put_vnet(box)
+    other = put_vnet(box, "vnet-spoke")
+    links = az.privatedns.virtual_network_links
+    link = links.begin_create_or_update(
+        RG, ZONE, "link-hub", {"location": "global", "tags": {"k": "v"}, "properties": {"virtualNetwork": {"id": vnet}}}
+    ).result()
+    patched = links.begin_update(RG, ZONE, "link-hub", {"properties": {"registrationEnabled": True}}).result()
+    assert patched.registration_enabled is True and patched.tags == {"k": "v"} and patched.virtual_network.id == vnet
+    tagged = links.begin_update(RG, ZONE, "link-hub", {"tags": {"k2": "v2"}}).result()
+    assert tagged.tags == {"k2": "v2"} and tagged.registration_enabled is True and tagged.etag != link.etag
+    with pytest.raises(HttpResponseError) as info:
+        links.begin_update(RG, ZONE, "link-hub", {"properties": {"virtualNetwork": {"id": other}}})
+    assert info.value.status_code == 400 and info.value.error.code == "BadRequest"
+    assert "cannot be changed" in info.value.error.message and other in info.value.error.message
+    assert links.get(RG, ZONE, "link-hub").virtual_network.id == vnet
+    with pytest.raises(ResourceModifiedError):
+        links.begin_update(
+            RG, ZONE, "link-hub", {"tags": {}}, etag=link.etag, match_condition=MatchConditions.IfNotModified
+        )
+    with pytest.raises(ResourceNotFoundError) as info:
+        links.begin_update(RG, ZONE, "link-missing", {"tags": {}})
+    assert info.value.error.code == "ResourceNotFound"
+    assert calls(box, "PATCH", "Microsoft.Network/privateDnsZones/virtualNetworkLinks") == {
+        202: 2,
+        400: 1,
+        412: 1,
+        404: 1,
+    }
+
+
 # -- helpers shared with the network provider --------------------------------------------------------
 def test_zone_group_helpers_merge_and_remove_addresses(box: Sandbox, az: AzureClients) -> None:
     zone = make_zone(az)

@@ -399,6 +399,71 @@ def test_patch_sku_and_the_update_examples(az: AzureClients, box: Sandbox) -> No
         assert got["properties"]["networkAcls"]["ipRules"] == []
 
 
+@pytest.mark.parametrize(
+    ("start", "to", "allowed"),
+    [
+        ("Standard_LRS", "Standard_GRS", True),
+        ("Standard_GRS", "Standard_RAGRS", True),
+        ("Standard_RAGRS", "Standard_LRS", True),
+        ("Standard_LRS", "Standard_ZRS", True),  # a customer-initiated conversion
+        ("Standard_ZRS", "Standard_GZRS", True),
+        ("Standard_GRS", "Standard_GZRS", True),
+        ("Standard_LRS", "Standard_GZRS", False),  # two steps at once
+        ("Standard_GRS", "Standard_ZRS", False),
+        ("Standard_LRS", "Premium_LRS", False),
+        ("Premium_LRS", "Standard_LRS", False),
+        ("Premium_LRS", "Premium_ZRS", True),
+    ],
+)
+def test_sku_changes_azure_makes_in_place_and_those_it_refuses(
+    az: AzureClients, box: Sandbox, start: str, to: str, allowed: bool
+) -> None:
+    name = "stguarded01" if start.startswith("Standard") else "stpremium01"
+    account = box.world.require(
+        f"/subscriptions/{SUB}/resourceGroups/rg-st/providers/Microsoft.Storage/storageAccounts/{name}"
+    )
+    box.world.put(account | {"sku": {"name": start, "tier": start.split("_")[0]}})
+    if allowed:
+        assert az.storage.storage_accounts.update("rg-st", name, {"sku": {"name": to}}).sku.name == to
+        return
+    for change in (
+        lambda: az.storage.storage_accounts.update("rg-st", name, {"sku": {"name": to}}),
+        lambda: az.storage.storage_accounts.begin_create(
+            "rg-st", name, {"sku": {"name": to}, "kind": "StorageV2", "location": "eastus"}
+        ).result(),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            change()
+        assert error_of(info) == (
+            400,
+            "InvalidValuesForRequestParameters",
+            "Values for request parameters are invalid: sku.",
+        )
+    assert az.storage.storage_accounts.get_properties("rg-st", name).sku.name == start
+
+
+def test_kind_changes_only_upgrade_to_storage_v2(az: AzureClients) -> None:
+    for name, body in (
+        ("stguarded01", {"kind": "BlockBlobStorage"}),
+        ("stguarded01", {"kind": "Storage"}),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            az.storage.storage_accounts.update("rg-st", name, body)
+        assert error_of(info) == (
+            400,
+            "InvalidValuesForRequestParameters",
+            "Values for request parameters are invalid: kind.",
+        )
+    with pytest.raises(HttpResponseError) as info:
+        az.storage.storage_accounts.begin_create(
+            "rg-st", "stguarded01", {"sku": {"name": "Standard_LRS"}, "kind": "FileStorage", "location": "eastus"}
+        )
+    assert error_of(info)[1] == "InvalidValuesForRequestParameters"
+    assert az.storage.storage_accounts.get_properties("rg-st", "stguarded01").kind == "StorageV2"
+    # General-purpose v1 upgrades in place.
+    assert az.storage.storage_accounts.update("rg-st", "stowned01", {"kind": "StorageV2"}).kind == "StorageV2"
+
+
 def test_delete_then_delete_again(az: AzureClients, box: Sandbox) -> None:
     az.storage.storage_accounts.delete("rg-st", "stpremium01")
     az.storage.storage_accounts.delete("rg-st", "stpremium01")

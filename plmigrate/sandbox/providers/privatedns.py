@@ -1,16 +1,18 @@
 """Microsoft.Network/privateDnsZones: private DNS zones, their record sets and virtual network links.
 
 What the SDK (azure-mgmt-privatedns 2.0.0) drives, as ARM does it:
-- Zones: PUT is long-running (202 + `Azure-AsyncOperation` and `Location`), location must be
-  `global`; GET, list per subscription and per resource group, DELETE (long-running) refused with
-  409 `CannotDeleteResource` while virtual network links exist. A new zone holds its SOA record set
-  `@`, so `numberOfRecordSets` starts at 1, as in Azure. The counters are computed on every read.
+- Zones: PUT and PATCH (tags only) are long-running (202 + `Azure-AsyncOperation` and
+  `Location`), location must be `global`; GET, list per subscription and per resource group,
+  DELETE (long-running) refused with 409 `CannotDeleteResource` while virtual network links exist.
+  A new zone holds its SOA record set `@`, so `numberOfRecordSets` starts at 1, as in Azure. The
+  counters are computed on every read.
 - Record sets: `{zone_id}/{type}/{relativeName}` (names are stored lower-case, as Azure returns
-  them; `@` is the apex), PUT / GET / DELETE, list by type and list of all (`/ALL`). Each change
-  gets a fresh `etag`; `If-Match` and `If-None-Match: *` are honoured (412 `PreconditionFailed`).
-- Virtual network links: PUT (long-running) / GET / list / DELETE (long-running). The linked VNet
-  must exist (400 `BadRequest` "Virtual network resource not found for '…'", Azure's answer); a
-  VNet may be linked to a zone once. `virtualNetworkLinkState` is `Completed` at once.
+  them; `@` is the apex), PUT / PATCH (each property given replaces its own) / GET / DELETE, list
+  by type and list of all (`/ALL`). Each change gets a fresh `etag`; `If-Match` and
+  `If-None-Match: *` are honoured (412 `PreconditionFailed`), on PATCH too.
+- Virtual network links: PUT and PATCH (long-running) / GET / list / DELETE (long-running). The
+  linked VNet must exist (400 `BadRequest` "Virtual network resource not found for '…'", Azure's
+  answer); a VNet may be linked to a zone once. `virtualNetworkLinkState` is `Completed` at once.
 
 The sandbox DNS server (`plmigrate.sandbox.dns`) reads the zones, links and A records live.
 Private endpoint zone groups (network provider) write and remove their A records through
@@ -223,6 +225,29 @@ def put_zone(req: ArmRequest) -> ArmResponse:
     return lro.accepted(req, 202, None, style="both", resource_id=zone["id"])
 
 
+def patch_zone(req: ArmRequest) -> ArmResponse:
+    """PATCH (long-running): only tags can change on a zone; links and records are not touched.
+    Tags given replace the zone's tags, as ARM's PATCH does; a body without tags changes nothing."""
+    body = req.json_body()
+    zid = zone_id_of(req)
+    with req.world.lock:
+        zone = req.world.get(zid)
+        if zone is None:
+            require_group(req)
+            raise not_found(zid)
+        _check_preconditions(req, zone)
+        if body.get("location") is not None:
+            _check_global(body, ZONE_TYPE)
+        if "tags" in body:
+            if body["tags"]:
+                zone["tags"] = dict(body["tags"])
+            else:
+                zone.pop("tags", None)
+        zone["etag"] = str(uuid.uuid4())
+        req.world.put(zone)
+    return lro.accepted(req, 202, None, style="both", resource_id=zone["id"])
+
+
 def _put_soa(world: World, zone: dict[str, Any]) -> None:
     """Azure makes every zone with its SOA record set at the apex."""
     world.put(
@@ -324,14 +349,8 @@ def put_record(req: ArmRequest) -> ArmResponse:
         }
         if given.get("metadata"):
             properties["metadata"] = given["metadata"]
-        if rtype == "A":
-            ips = [r.get("ipv4Address") for r in given.get("aRecords") or []]
-            bad = [ip for ip in ips if not _is_ipv4(ip)]
-            if bad:
-                raise bad_request("BadRequest", f"The IPv4 address(es) {bad} are not valid.")
-            properties["aRecords"] = [{"ipv4Address": ip} for ip in ips]
-        elif data_field in given:
-            properties[data_field] = given[data_field]
+        if rtype == "A" or data_field in given:
+            properties[data_field] = _record_data(rtype, given)
         record = {
             "id": rid,
             "name": relative,
@@ -341,6 +360,45 @@ def put_record(req: ArmRequest) -> ArmResponse:
         }
         stored = req.world.put(record)
     return ArmResponse(200 if existing else 201, stored)
+
+
+def _record_data(rtype: str, given: dict[str, Any]) -> Any:
+    """The record data of a PUT or PATCH body (`aRecords`, `cnameRecord`, ...), validated."""
+    if rtype == "A":
+        ips = [r.get("ipv4Address") for r in given.get("aRecords") or []]
+        bad = [ip for ip in ips if not _is_ipv4(ip)]
+        if bad:
+            raise bad_request("BadRequest", f"The IPv4 address(es) {bad} are not valid.")
+        return [{"ipv4Address": ip} for ip in ips]
+    return given[RECORD_FIELDS[rtype]]
+
+
+def patch_record(req: ArmRequest) -> ArmResponse:
+    """PATCH (synchronous): each property given replaces that property (`ttl`, `metadata` as a
+    whole, the record data); what is not given stays. The record set must exist."""
+    body = req.json_body()
+    rtype = _record_type(req)
+    with req.world.lock:
+        zone = _require_zone(req)
+        rid = _record_id(zone, rtype, req.params["relativeRecordSetName"])
+        existing = req.world.get(rid)
+        if existing is None:
+            raise not_found(rid)
+        _check_preconditions(req, existing)
+        given = body.get("properties") or {}
+        props = existing["properties"]
+        if given.get("ttl") is not None:
+            props["ttl"] = int(given["ttl"])
+        if given.get("metadata") is not None:
+            if given["metadata"]:
+                props["metadata"] = dict(given["metadata"])
+            else:
+                props.pop("metadata", None)
+        if given.get(RECORD_FIELDS[rtype]) is not None:
+            props[RECORD_FIELDS[rtype]] = _record_data(rtype, given)
+        existing["etag"] = str(uuid.uuid4())
+        stored = req.world.put(existing)
+    return ArmResponse(200, stored)
 
 
 def _is_ipv4(value: Any) -> bool:
@@ -436,6 +494,42 @@ def put_link(req: ArmRequest) -> ArmResponse:
     return lro.accepted(req, 202, None, style="both", resource_id=link["id"])
 
 
+def patch_link(req: ArmRequest) -> ArmResponse:
+    """PATCH (long-running): tags given replace the link's tags; `registrationEnabled` and
+    `resolutionPolicy` given replace theirs. The linked VNet is fixed for the link's life."""
+    body = req.json_body()
+    with req.world.lock:
+        zone = _require_zone(req)
+        lid = f"{zone['id']}/virtualNetworkLinks/{req.params['virtualNetworkLinkName']}"
+        link = req.world.get(lid)
+        if link is None:
+            raise not_found(lid)
+        _check_preconditions(req, link)
+        if body.get("location") is not None:
+            _check_global(body, LINK_TYPE)
+        given = body.get("properties") or {}
+        props = link["properties"]
+        asked_vnet = ((given.get("virtualNetwork") or {}).get("id") or "").strip()
+        if asked_vnet and key(asked_vnet) != key(props["virtualNetwork"]["id"]):
+            raise bad_request(
+                "BadRequest",
+                f"The virtual network of virtual network link '{link['name']}' cannot be changed from "
+                f"'{props['virtualNetwork']['id']}' to '{asked_vnet}'. Delete the link and create a new one.",
+            )
+        if given.get("registrationEnabled") is not None:
+            props["registrationEnabled"] = bool(given["registrationEnabled"])
+        if given.get("resolutionPolicy") is not None:
+            props["resolutionPolicy"] = given["resolutionPolicy"]
+        if "tags" in body:
+            if body["tags"]:
+                link["tags"] = dict(body["tags"])
+            else:
+                link.pop("tags", None)
+        link["etag"] = str(uuid.uuid4())
+        req.world.put(link)
+    return lro.accepted(req, 202, None, style="both", resource_id=link["id"])
+
+
 def get_link(req: ArmRequest) -> ArmResponse:
     zone = _require_zone(req)
     lid = f"{zone['id']}/virtualNetworkLinks/{req.params['virtualNetworkLinkName']}"
@@ -467,16 +561,19 @@ def list_links(req: ArmRequest) -> ArmResponse:
 def register(router: Router) -> None:
     router.add("PUT", ZONE, put_zone, lro=True)
     router.add("GET", ZONE, get_zone)
+    router.add("PATCH", ZONE, patch_zone, lro=True)
     router.add("DELETE", ZONE, delete_zone, lro=True)
     router.add("GET", ZONES, list_zones_in_group)
     router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Network/privateDnsZones", list_zones)
     router.add("PUT", RECORD, put_record)
     router.add("GET", RECORD, get_record)
+    router.add("PATCH", RECORD, patch_record)
     router.add("DELETE", RECORD, delete_record)
     router.add("GET", RECORDS_OF_TYPE, list_records_of_type)
     router.add("GET", RECORDS_ALL, list_records)
     router.add("PUT", LINK, put_link, lro=True)
     router.add("GET", LINK, get_link)
+    router.add("PATCH", LINK, patch_link, lro=True)
     router.add("DELETE", LINK, delete_link, lro=True)
     router.add("GET", LINKS, list_links)
 

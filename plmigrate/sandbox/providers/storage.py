@@ -262,6 +262,44 @@ def build_account(
     return body
 
 
+# Kind upgrades Azure performs in place (to general-purpose v2); every other kind change is refused.
+_KIND_UPGRADES = {("Storage", "StorageV2"), ("BlobStorage", "StorageV2")}
+
+
+def _redundancy(sku: str) -> tuple[str, bool, bool, bool]:
+    """(tier, zonal, geo, read access) of a SKU name such as `Standard_RAGZRS`."""
+    tier, _, kind = sku.partition("_")
+    kind = kind.upper()
+    return tier.lower(), "Z" in kind, "G" in kind, kind.startswith("RA")
+
+
+def sku_change_allowed(old: str, new: str) -> bool:
+    """Whether Azure changes an account's SKU in place: never across tiers (Standard/Premium), and
+    one redundancy step at a time: geo (LRS/GRS/RA-GRS, ZRS/GZRS/RA-GZRS) or zonal (LRS<->ZRS,
+    GRS<->GZRS, RA-GRS<->RA-GZRS, a customer-initiated conversion), not both at once."""
+    if old.lower() == new.lower():
+        return True
+    old_tier, old_zonal, old_geo, old_ra = _redundancy(old)
+    new_tier, new_zonal, new_geo, new_ra = _redundancy(new)
+    if old_tier != new_tier:
+        return False
+    if old_tier == "premium":
+        return not (old_geo or new_geo)  # Premium is LRS or ZRS only
+    return old_zonal == new_zonal or (old_geo, old_ra) == (new_geo, new_ra)
+
+
+def check_update(account: dict[str, Any], update: dict[str, Any]) -> None:
+    """Refuse what Azure refuses about an update to an existing account (PUT or PATCH), as the
+    storage RP words it: a SKU change it cannot make in place, a kind change other than the
+    upgrade to StorageV2."""
+    sku = (update.get("sku") or {}).get("name")
+    if sku and not sku_change_allowed(account["sku"]["name"], sku):
+        raise bad_request("InvalidValuesForRequestParameters", "Values for request parameters are invalid: sku.")
+    kind = update.get("kind")
+    if kind and kind != account["kind"] and (account["kind"], kind) not in _KIND_UPGRADES:
+        raise bad_request("InvalidValuesForRequestParameters", "Values for request parameters are invalid: kind.")
+
+
 def apply_update(account: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """PATCH semantics of the storage RP: sku, kind and tags replace; each property given replaces
     that property (networkAcls as a whole); properties not given stay."""
@@ -372,6 +410,7 @@ def create_account(req: ArmRequest) -> ArmResponse:
                     "Please select a new resource name.",
                 )
             # Creating what exists updates it, synchronously.
+            check_update(taken, body)
             stored = req.world.put(apply_update(taken, body))
             return ArmResponse(200, render(req.world, stored))
         account = build_account(
@@ -399,6 +438,7 @@ def update_account(req: ArmRequest) -> ArmResponse:
     body = req.json_body()
     with req.world.lock:
         account = _require_account(req)
+        check_update(account, body)
         stored = req.world.put(apply_update(account, body))
     return ArmResponse(200, render(req.world, stored))
 
