@@ -23,25 +23,13 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
 
+from bench.graph import Graph, dns_check, outcome, settle_accounts, start_landing_zone, validate
 from plmigrate.azure import Target
-from plmigrate.errors import StepFailed
-from plmigrate.facts import EndpointFacts
 from plmigrate.inventory import Server
 from plmigrate.model import BusinessUnit
-from plmigrate.report import AccountReport
-from plmigrate.rules import (
-    ASR_GROUP_ID,
-    ASR_ZONE,
-    BLOB_GROUP_ID,
-    BLOB_ZONE,
-    connection_verdict,
-    rejected_message,
-    validate_account,
-)
 from plmigrate.wave import (
     Problem,
     ServerState,
@@ -59,189 +47,62 @@ VAULT = "vault"  # flows.wave.VAULT
 log = logging.getLogger("bench.baseline")
 
 
-def _outcome(future: Future) -> Any:
-    """A future's result, or its exception (the flow's `result(raise_on_failure=False)`)."""
-    try:
-        return future.result()
-    except Exception as exc:
-        return exc
+def log_group(states: list[ServerState]) -> None:
+    """tasks.servers.record_server_states's log records, to a plain logger."""
+    from tasks.servers import log_states
 
-
-def _settle(futures: dict[str, Future], failures: dict[str, BaseException]) -> dict[str, Any]:
-    settled: dict[str, Any] = {}
-    for name, future in futures.items():
-        result = _outcome(future)
-        if isinstance(result, BaseException):
-            failures.setdefault(name, result)
-        else:
-            settled[name] = result
-    return settled
+    log_states(log, states)
 
 
 def run_baseline(
-    target: Target, bu: BusinessUnit, wave: str, servers: list[Server], out_dir: Path, workers: int = 8
+    target: Target, bu: BusinessUnit, wave: str, servers: list[Server], out_dir: Path, workers: int = 64
 ) -> WaveReport:
     """The wave's steps, as flows.wave.run_wave takes them, without Prefect."""
     from prefect.logging import disable_run_logger
 
-    from tasks.approval import await_connection_approval, find_account_connection, self_approve_connection
-    from tasks.dns import verify_dns
-    from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
-    from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
-    from tasks.roles import grant_vault_roles
-    from tasks.storage import allow_trusted_services
-    from tasks.vault import ensure_resource_group, ensure_vault
+    from flows.private_link import account_reports
 
+    nameservers = {
+        name: target.appliance_nameservers(bu.appliance(name).endpoints())
+        for name in sorted({s.appliance for s in servers})
+    }
     with disable_run_logger(), ThreadPoolExecutor(max_workers=workers) as pool:
-        # validate_landing_zone
-        subscription = inspect_subscription.fn(target, bu.subscription_id, bu.tenant_id)
-        if subscription:
-            raise RuntimeError("; ".join(subscription))
-        network = pool.submit(inspect_network.fn, target, bu)
-        inspected = [pool.submit(inspect_storage_account.fn, target, ref) for ref in bu.storage_accounts]
-        problems = list(network.result())
-        accounts = {}
-        for ref, future in zip(bu.storage_accounts, inspected, strict=True):
-            found = future.result()
-            if isinstance(found, str):
-                problems.append(found)
-                continue
-            problems += [f"storage_accounts[{ref.name}]: {p}" for p in validate_account(found, ref.role, bu.region)]
-            accounts[found.name] = found
-        if problems:
-            raise RuntimeError("; ".join(problems))
+        graph = Graph(pool)
+        accounts = {a.name: a for a in validate(target, bu, pool)}
         choices = choose_cache_accounts(servers, accounts, bu)
         needed = [accounts[name] for name in accounts_needed(servers, choices)]
         log.info("Wave %s: %d servers, %d storage accounts", wave, len(servers), len(needed))
 
-        # create_vault_side (inline in the flow)
-        ensure_resource_group.fn(target, bu.resource_group, bu.region, bu.tags, False)
-        vault = ensure_vault.fn(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, False)
-        vault_endpoint = ensure_private_endpoint.fn(
-            target, **bu.private_endpoint(bu.vault_name, vault.id, ASR_GROUP_ID), dry_run=False
-        )
-        ensure_resource_group.fn(target, bu.dns_zone_resource_group, bu.region, bu.tags, False)
-        asr_zone = ensure_private_dns_zone.fn(
-            target,
-            resource_group=bu.dns_zone_resource_group,
-            zone=ASR_ZONE,
-            vnet_ids=bu.zone_link_vnet_ids,
-            tags=bu.tags,
-            dry_run=False,
-        )
-        ensure_zone_group.fn(target, vault_endpoint, [asr_zone], False)
-
-        # prepare_storage_accounts: roles and trusted services, blob endpoints, approvals
-        failures: dict[str, BaseException] = {}
-        grants = {
-            a.name: pool.submit(
-                grant_vault_roles.fn,
-                target,
-                a,
-                vault.principal_id,
-                bu.timeouts.role_seconds,
-                bu.timeouts.role_retry_seconds,
-                False,
-            )
-            for a in needed
+        # The landing zone and the accounts in graph order, DNS per appliance once records exist.
+        lz = start_landing_zone(target, bu, needed, graph)
+        sides = {VAULT: (lz.vault_endpoint, lz.vault_zone_group)} | {
+            name: (side["endpoint"], side["zone_group"]) for name, side in lz.accounts.items()
         }
-        trusted = {
-            a.name: pool.submit(allow_trusted_services.fn, target, bu.storage_account(a.name), False) for a in needed
-        }
-        zone = pool.submit(
-            lambda: ensure_private_dns_zone.fn(
-                target,
-                resource_group=bu.dns_zone_resource_group,
-                zone=BLOB_ZONE,
-                vnet_ids=bu.zone_link_vnet_ids,
-                tags=bu.tags,
-                dry_run=False,
-            )
-        )
-        submitted = {
-            a.name: pool.submit(
-                lambda a=a: ensure_private_endpoint.fn(
-                    target, **bu.private_endpoint(a.name, a.id, BLOB_GROUP_ID), dry_run=False
-                )
-            )
-            for a in needed
-        }
-        blob_zone = zone.result()
-        endpoints: dict[str, EndpointFacts] = _settle(submitted, failures)
-        groups = {n: pool.submit(ensure_zone_group.fn, target, e, [blob_zone], False) for n, e in endpoints.items()}
-        _settle(groups, failures)
-        endpoints = {n: e for n, e in endpoints.items() if n not in failures}
-        granted, opened = _settle(grants, failures), _settle(trusted, failures)
-        ready = {n: e for n, e in endpoints.items() if n not in failures}
-
-        # await_approvals, unattended (no pause: there is no Prefect UI to resume from)
-        pending = {n: e for n, e in ready.items() if connection_verdict(e.connection.status) == "wait"}
-        if pending and bu.approval.mode == "self_approve":
-            for name, endpoint in pending.items():
-                ref = bu.storage_account(name)
-                if self_approve_connection.fn(target, ref, find_account_connection.fn(target, ref, endpoint)):
-                    ready[name] = read_private_endpoint.fn(target, endpoint)
-            pending = {n: e for n, e in ready.items() if connection_verdict(e.connection.status) == "wait"}
-        for name, endpoint in pending.items():
-            ready[name] = await_connection_approval.fn(
-                target, endpoint, bu.approval.timeout_seconds, bu.approval.poll_seconds
-            )
-        for name, endpoint in ready.items():
-            if connection_verdict(endpoint.connection.status) != "proceed":
-                ref = bu.storage_account(name)
-                failures.setdefault(
-                    name,
-                    StepFailed(
-                        step="await approval",
-                        resource=endpoint.id,
-                        reason=f"the connection to storage account {name} is {endpoint.connection.status}",
-                        fix=rejected_message(name, ref.resource_group, endpoint.connection.status, endpoint.id),
-                    ),
-                )
-        reports = {
-            a.name: AccountReport(
-                name=a.name,
-                id=a.id,
-                role=bu.storage_account(a.name).role,
-                sku=a.sku_name,
-                roles=granted[a.name],
-                trusted_services_changed=opened[a.name],
-                endpoint=ready[a.name],
-            )
-            for a in needed
-            if a.name not in failures
-        }
-        account_problems = {name: describe_failure(exc) for name, exc in failures.items()}
-
-        # DNS from each appliance, vault and each ready account separately
-        names = {VAULT: vault_endpoint.dns} | {n: r.endpoint.dns for n, r in reports.items() if r.endpoint}
         checks = {
-            (appliance, part): pool.submit(
-                verify_dns.fn,
-                expected,
-                target.appliance_nameservers(bu.appliance(appliance).endpoints()),
-                bu.region,
-                bu.timeouts.dns_seconds,
-                bu.timeouts.dns_retry_seconds,
-                f"{part} from appliance {appliance}",
-            )
-            for appliance in sorted({s.appliance for s in servers})
-            for part, expected in names.items()
+            (appliance, part): dns_check(bu, graph, endpoint, zone_group, asked, f"{part} from appliance {appliance}")
+            for appliance, asked in nameservers.items()
+            for part, (endpoint, zone_group) in sides.items()
         }
+        for future in (*lz.groups, lz.vault, lz.asr_zone, lz.vault_endpoint, lz.vault_zone_group):
+            future.result()
+        prepared, approved, failures = settle_accounts(target, bu, lz)
+        reports = account_reports(bu, needed, prepared, approved)
+        account_problems = {name: describe_failure(exc) for name, exc in failures.items()}
         dns_problems: dict[tuple[str, str], Problem] = {}
-        for key, future in checks.items():
-            outcome = _outcome(future)
-            if isinstance(outcome, BaseException):
-                dns_problems[key] = describe_failure(outcome)
+        for (appliance, part), future in checks.items():
+            if part != VAULT and part not in reports:
+                continue
+            endpoint = reports[part].endpoint if part in reports else None
+            if endpoint is not None and endpoint.dns != prepared[part][2].dns:
+                future = dns_check(bu, graph, endpoint, None, nameservers[appliance], part)
+            result = outcome(future)
+            if isinstance(result, BaseException):
+                dns_problems[(appliance, part)] = describe_failure(result)
 
         # The servers, in groups of servers_per_task, as the flow's record-server-states tasks
         def record(group: list[Server]) -> list[ServerState]:
             states = [server_state(s, choices[s.name], account_problems, dns_problems, VAULT) for s in group]
-            for state in states:
-                if state.state == "ready":
-                    log.info("server %s: ready (%s)", state.server, state.reason)
-                else:
-                    log.warning("server %s: blocked: %s. Fix: %s", state.server, state.reason, state.fix)
+            log_group(states)
             return states
 
         futures = [pool.submit(record, group) for group in chunked(servers, bu.limits.servers_per_task)]
@@ -253,7 +114,7 @@ def run_baseline(
     report = WaveReport(
         business_unit=bu.name,
         wave=wave,
-        vault_id=vault.id,
+        vault_id=lz.vault.result().id,
         accounts=list(reports.values()),
         account_problems=account_problems,
         servers=states,

@@ -191,13 +191,59 @@ class PrefectServer:
                 self.process.wait()
 
 
-def start_sandbox() -> Any:
-    """A fresh in-process sandbox with the benchmark scenario."""
+SCENARIOS = ("bench", "zero-latency")
+
+
+def start_sandbox(scenario: str = "bench") -> Any:
+    """A fresh in-process sandbox with the benchmark scenario; "zero-latency" is the same world
+    with every latency removed, where only orchestration costs time."""
     from plmigrate.sandbox import Sandbox, Scenario
 
-    sandbox = Sandbox(Scenario.load(SCENARIO))
+    loaded = Scenario.load(SCENARIO)
+    if scenario == "zero-latency":
+        loaded = loaded.model_copy(update={"latencies": []})
+    elif scenario != "bench":
+        raise ValueError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
+    sandbox = Sandbox(loaded)
     sandbox.start()
     return sandbox
+
+
+def split_times(sandbox: Any, started: float, ended: float) -> dict[str, float]:
+    """A timed call (time.monotonic() at its start and return) split by the sandbox's ARM call
+    window: start-up before the first ARM request arrived, the window from it to the last answer,
+    and the tail after that answer."""
+    window = sandbox.world.call_report()["window"]
+    if window is None:  # no ARM call at all
+        return {"wall_seconds": ended - started, "startup_seconds": ended - started, "arm_seconds": 0.0,
+                "tail_seconds": 0.0}  # fmt: skip
+    first, last = window
+    return {
+        "wall_seconds": ended - started,
+        "startup_seconds": first - started,
+        "arm_seconds": last - first,
+        "tail_seconds": ended - last,
+    }
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (the benchmark shares its cores with whatever runs)."""
+    return os.getloadavg()[0]
+
+
+def median_min_max(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    n = len(ordered)
+    middle = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    return middle, ordered[0], ordered[-1]
+
+
+def spread(values: list[float], unit: str = " s", digits: int = 2) -> str:
+    """The median [min..max] of the runs' values."""
+    if not values:
+        return "—"
+    mid, lo, hi = median_min_max(values)
+    return f"{mid:.{digits}f}{unit} [{lo:.{digits}f}..{hi:.{digits}f}]"
 
 
 def mib(n: int) -> str:

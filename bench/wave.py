@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -70,6 +71,15 @@ def _arm(sandbox: Any) -> dict[str, int]:
     return {"reads": calls["reads"], "writes": calls["writes"], "throttled": calls["throttled"], "calls": per_call}
 
 
+def servers_named(message: str) -> set[str]:
+    """The servers a record-server-states log record names (tasks.servers.log_states)."""
+    blocked = re.match(r"server (\S+): blocked", message)
+    if blocked:
+        return {blocked.group(1)}
+    ready = re.match(r"\d+ servers ready \(.*\): (.*)$", message, re.DOTALL)
+    return set(ready.group(1).split(", ")) if ready else set()
+
+
 async def _read_back(flow_run_id: str, servers: int, groups: int, settle_seconds: float) -> dict[str, Any]:
     """What the Prefect server recorded for the run, polled until it stops changing."""
     import asyncio
@@ -100,12 +110,13 @@ async def _read_back(flow_run_id: str, servers: int, groups: int, settle_seconds
                 runs += page
                 if len(page) < 200:
                     break
-            offset, log_lines = 0, 0
+            offset, named = 0, set()
             while True:
                 page = await client.read_logs(
                     log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200, offset=offset
                 )
-                log_lines += sum(1 for entry in page if entry.message.startswith("server srv-"))
+                for entry in page:
+                    named |= servers_named(entry.message)
                 offset += len(page)
                 if len(page) < 200:
                     break
@@ -120,12 +131,12 @@ async def _read_back(flow_run_id: str, servers: int, groups: int, settle_seconds
                 "task_runs_completed": sum(1 for r in runs if r.state and r.state.is_completed()),
                 "group_task_runs": sum(1 for r in runs if r.name.startswith("record-server-states")),
                 "artifact_rows": len(rows) if isinstance(rows, list) else 0,
-                "server_log_lines": log_lines,
+                "servers_logged": len(named),
             }
             complete = (
                 now["group_task_runs"] == groups
                 and now["artifact_rows"] == servers
-                and now["server_log_lines"] == servers
+                and now["servers_logged"] == servers
                 and now["task_runs_completed"] == now["task_runs"]
             )
             if complete or (now == seen and time.monotonic() - started > settle_seconds):
@@ -251,7 +262,7 @@ def _table(n: int, wave: dict[str, Any], base: dict[str, Any] | None, server: Pr
         row("task runs recorded (completed)", f"{wave['task_runs']} ({wave['task_runs_completed']})", "—"),
         row("record-server-states runs", f"{wave['group_task_runs']} of {wave['groups']}", "—"),
         row("table artifact rows", f"{wave['artifact_rows']} of {n}", "—"),
-        row("per-server log lines recorded", f"{wave['server_log_lines']} of {n}", "—"),
+        row("servers named in log records", f"{wave['servers_logged']} of {n}", "—"),
         row("records complete / read back after",
             f"{wave['records_complete']} / {wave['records_settled_seconds']} s", "—"),
         row("queue-full / dropped warnings", len(wave["dropped"]), len(b.get("dropped", [])) if b else "—"),

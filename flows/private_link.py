@@ -9,18 +9,21 @@ writes nothing where Azure already matches.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, pause_flow_run, unmapped
 from prefect.exceptions import FlowPauseTimeout
+from prefect.futures import PrefectFuture
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
-from plmigrate.facts import EndpointFacts, VaultFacts
+from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
 from plmigrate.model import BusinessUnit, load_business_unit
+from plmigrate.naming import arm_id
 from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
 from plmigrate.rules import (
     ASR_GROUP_ID,
@@ -29,6 +32,7 @@ from plmigrate.rules import (
     BLOB_ZONE,
     SOURCE_TYPES,
     AccountFacts,
+    DnsResult,
     connection_verdict,
     owner_instructions,
     rejected_message,
@@ -43,6 +47,12 @@ from tasks.reporting import failure_published, publish_markdown
 from tasks.roles import grant_vault_roles
 from tasks.storage import allow_trusted_services
 from tasks.vault import ensure_resource_group, ensure_vault
+
+# A task waiting for its upstream futures holds a pool thread, and the landing zone submits every
+# task up front, so the pool has room for all of them at once: with 8 threads, blob endpoints
+# queued behind zone groups and DNS checks that were only waiting. ARM calls in flight are bounded
+# by the client's ArmBudget (limits.arm_concurrency), not by this pool.
+TASK_THREADS = 64
 
 
 class ConnectionApproval(RunInput):
@@ -73,62 +83,153 @@ def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts
     return facts
 
 
-def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> tuple[VaultFacts, EndpointFacts, str]:
-    """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group."""
-    ensure_resource_group(target, bu.resource_group, bu.region, bu.tags, dry_run)
-    vault = ensure_vault(target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run)
-    endpoint = ensure_private_endpoint(
-        target, **bu.private_endpoint(bu.vault_name, vault.id, ASR_GROUP_ID), dry_run=dry_run
-    )
-    ensure_resource_group(target, bu.dns_zone_resource_group, bu.region, bu.tags, dry_run)
-    zone_id = ensure_private_dns_zone(
-        target,
-        resource_group=bu.dns_zone_resource_group,
-        zone=ASR_ZONE,
-        vnet_ids=bu.zone_link_vnet_ids,
-        tags=bu.tags,
-        dry_run=dry_run,
-    )
-    ensure_zone_group(target, endpoint, [zone_id], dry_run)
-    return vault, endpoint, zone_id
+@dataclass
+class VaultSide:
+    """Step 1 under way: every write of the vault side, each submitted to start as soon as what it
+    needs exists (vault → its endpoint → the endpoint's zone group; the zone with its links at
+    once), and the resource groups the other writes wait for."""
+
+    groups: dict[str, PrefectFuture[str]]
+    vault: PrefectFuture[VaultFacts]
+    zone: PrefectFuture[str]
+    endpoint: PrefectFuture[EndpointFacts]
+    zone_group: PrefectFuture[bool]
+
+    def settle(self) -> tuple[VaultFacts, EndpointFacts, str]:
+        """The vault side's facts; raises the first failure in dependency order (the cause, not
+        a downstream task that never ran because of it)."""
+        for group in self.groups.values():
+            group.result()
+        vault, zone = self.vault.result(), self.zone.result()
+        endpoint = self.endpoint.result()
+        self.zone_group.result()
+        return vault, endpoint, zone
 
 
-def _settle(futures: dict[str, Any], failures: dict[str, BaseException]) -> dict[str, Any]:
-    """Results of per-account futures; an account whose task failed goes to `failures` instead,
-    so one account's trouble does not stop the others."""
-    settled: dict[str, Any] = {}
-    for name, future in futures.items():
-        result = future.result(raise_on_failure=False)
-        if isinstance(result, BaseException):
-            failures.setdefault(name, result)
-        else:
-            settled[name] = result
-    return settled
-
-
-def create_blob_endpoints(
-    target: Target, bu: BusinessUnit, accounts: list[AccountFacts], dry_run: bool, failures: dict[str, BaseException]
-) -> tuple[dict[str, EndpointFacts], str]:
-    """Step 4: a blob endpoint per account, the blob zone, and each endpoint's zone group."""
-    zone = ensure_private_dns_zone.submit(
-        target,
-        resource_group=bu.dns_zone_resource_group,
-        zone=BLOB_ZONE,
-        vnet_ids=bu.zone_link_vnet_ids,
-        tags=bu.tags,
-        dry_run=dry_run,
-    )
-    submitted = {
-        account.name: ensure_private_endpoint.submit(
-            target, **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID), dry_run=dry_run
-        )
-        for account in accounts
+def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> VaultSide:
+    """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group.
+    Nothing is waited for here: the caller settles the futures (VaultSide.settle)."""
+    groups = {
+        name: ensure_resource_group.submit(target, name, bu.region, bu.tags, dry_run)
+        for name in dict.fromkeys([bu.resource_group, bu.dns_zone_resource_group])
     }
-    zone_id = zone.result()  # shared by every account: its failure is the run's
-    endpoints = _settle(submitted, failures)
-    groups = {n: ensure_zone_group.submit(target, e, [zone_id], dry_run) for n, e in endpoints.items()}
-    _settle(groups, failures)
-    return {n: e for n, e in endpoints.items() if n not in failures}, zone_id
+    vault = ensure_vault.submit(
+        target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run, wait_for=[groups[bu.resource_group]]
+    )
+    zone = _ensure_zone(target, bu, ASR_ZONE, groups, dry_run)
+    # The endpoint targets the vault by its ARM ID, which its name determines; it starts once the
+    # vault exists rather than holding the flow until the vault's facts come back.
+    vault_id = arm_id(bu.subscription_id, bu.resource_group, "Microsoft.RecoveryServices/vaults", bu.vault_name)
+    endpoint = ensure_private_endpoint.submit(
+        target, **bu.private_endpoint(bu.vault_name, vault_id, ASR_GROUP_ID), dry_run=dry_run, wait_for=[vault]
+    )
+    zone_group = ensure_zone_group.submit(target, endpoint, [zone], dry_run)
+    return VaultSide(groups=groups, vault=vault, zone=zone, endpoint=endpoint, zone_group=zone_group)
+
+
+def _ensure_zone(
+    target: Target, bu: BusinessUnit, zone: str, groups: dict[str, PrefectFuture[str]], dry_run: bool
+) -> PrefectFuture[str]:
+    return ensure_private_dns_zone.submit(
+        target,
+        resource_group=bu.dns_zone_resource_group,
+        zone=zone,
+        vnet_ids=bu.zone_link_vnet_ids,
+        tags=bu.tags,
+        dry_run=dry_run,
+        wait_for=[groups[bu.dns_zone_resource_group]],
+    )
+
+
+def _outcome(future: PrefectFuture[Any]) -> Any:
+    """A future's result, or the exception it ended with. A task that never ran because an
+    upstream failed yields an error naming that; callers settle upstream futures first."""
+    future.wait()
+    state = future.state
+    if state.is_completed() or state.is_failed() or state.is_crashed():
+        return future.result(raise_on_failure=False)
+    return RuntimeError(state.message or f"task run ended {state.name}")
+
+
+@dataclass
+class AccountSide:
+    """Steps 3-4 under way for one storage account: roles (they need only the vault identity),
+    trusted services and the blob endpoint at once; the zone group once endpoint and zone exist."""
+
+    facts: AccountFacts
+    roles: PrefectFuture[list[RoleGrant]]
+    trusted: PrefectFuture[bool]
+    endpoint: PrefectFuture[EndpointFacts]
+    zone_group: PrefectFuture[bool]
+
+
+@dataclass
+class StorageSide:
+    zone: PrefectFuture[str]
+    accounts: dict[str, AccountSide]
+
+    def settle(self) -> tuple[dict[str, tuple[list[RoleGrant], bool, EndpointFacts]], dict[str, BaseException], str]:
+        """Per account: (roles, trusted services changed, endpoint), or its first failure in
+        dependency order, so one account's trouble does not stop the others. The blob zone is
+        shared by every account: its failure is raised (the run's)."""
+        zone_id = self.zone.result()
+        done: dict[str, tuple[list[RoleGrant], bool, EndpointFacts]] = {}
+        failures: dict[str, BaseException] = {}
+        for name, side in self.accounts.items():
+            outcomes = [_outcome(f) for f in (side.trusted, side.roles, side.endpoint, side.zone_group)]
+            failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            if failed is not None:
+                failures[name] = failed
+            else:
+                done[name] = (outcomes[1], outcomes[0], outcomes[2])
+        return done, failures, zone_id
+
+
+def prepare_storage_accounts(
+    target: Target, bu: BusinessUnit, accounts: list[AccountFacts], vault_side: VaultSide, dry_run: bool
+) -> StorageSide:
+    """Steps 3-4 for the accounts given, all submitted at once; the caller settles them."""
+    endpoint_group = vault_side.groups[bu.resource_group]  # endpoints live beside the vault
+    zone = _ensure_zone(target, bu, BLOB_ZONE, vault_side.groups, dry_run)
+    sides: dict[str, AccountSide] = {}
+    for account in accounts:
+        # 3. Grant roles to the vault identity; let trusted services through the account's firewall
+        roles = grant_vault_roles.submit(
+            target, account, vault_side.vault, bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
+        )
+        trusted = allow_trusted_services.submit(target, bu.storage_account(account.name), dry_run)
+        # 4. Create endpoint: the blob endpoint, and its zone group once the zone exists too
+        endpoint = ensure_private_endpoint.submit(
+            target,
+            **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID),
+            dry_run=dry_run,
+            wait_for=[endpoint_group],
+        )
+        zone_group = ensure_zone_group.submit(target, endpoint, [zone], dry_run)
+        sides[account.name] = AccountSide(account, roles, trusted, endpoint, zone_group)
+    return StorageSide(zone=zone, accounts=sides)
+
+
+def account_reports(
+    bu: BusinessUnit,
+    accounts: list[AccountFacts],
+    prepared: dict[str, tuple[list[RoleGrant], bool, EndpointFacts]],
+    approved: dict[str, EndpointFacts],
+) -> dict[str, AccountReport]:
+    """The report of every account that was prepared and approved."""
+    return {
+        a.name: AccountReport(
+            name=a.name,
+            id=a.id,
+            role=bu.storage_account(a.name).role,
+            sku=a.sku_name,
+            roles=prepared[a.name][0],
+            trusted_services_changed=prepared[a.name][1],
+            endpoint=approved[a.name],
+        )
+        for a in accounts
+        if a.name in approved
+    }
 
 
 def _waiting(endpoints: dict[str, EndpointFacts]) -> dict[str, EndpointFacts]:
@@ -204,83 +305,64 @@ def await_approvals(
     return {n: e for n, e in endpoints.items() if n not in failures}
 
 
-def prepare_storage_accounts(
-    target: Target,
+def verify_endpoint_dns(
     bu: BusinessUnit,
-    accounts: list[AccountFacts],
-    vault: VaultFacts,
-    dry_run: bool,
-) -> tuple[dict[str, AccountReport], dict[str, BaseException], str]:
-    """Steps 3-5 for the accounts given, concurrently. Returns the accounts made ready, the
-    accounts that could not be (with why), and the blob zone's ID."""
-    failures: dict[str, BaseException] = {}
-    # 3. Grant roles to the vault identity; let trusted services through the accounts' firewalls
-    grants = {
-        a.name: grant_vault_roles.submit(
-            target, a, vault.principal_id, bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
-        )
-        for a in accounts
-    }
-    trusted = {a.name: allow_trusted_services.submit(target, bu.storage_account(a.name), dry_run) for a in accounts}
-    # 4. Create endpoint: blob endpoints and their DNS
-    endpoints, blob_zone = create_blob_endpoints(target, bu, accounts, dry_run, failures)
-    granted, opened = _settle(grants, failures), _settle(trusted, failures)
-    # 5. Await approval (a dry run made nothing, so there is nothing to approve yet)
-    ready = {n: e for n, e in endpoints.items() if n not in failures}
-    if not dry_run:
-        ready = await_approvals(target, bu, ready, failures)
-    reports = {
-        a.name: AccountReport(
-            name=a.name,
-            id=a.id,
-            role=bu.storage_account(a.name).role,
-            sku=a.sku_name,
-            roles=granted[a.name],
-            trusted_services_changed=opened[a.name],
-            endpoint=ready[a.name],
-        )
-        for a in accounts
-        if a.name not in failures
-    }
-    return reports, failures, blob_zone
+    endpoint: PrefectFuture[EndpointFacts] | EndpointFacts,
+    zone_group: PrefectFuture[bool] | None,
+    nameservers: list[tuple[str, int]],
+    what: str,
+) -> PrefectFuture[list[DnsResult]]:
+    """Step 2: an endpoint's FQDNs from the appliance's nameservers, as soon as its zone group
+    (which writes the A records) is done."""
+    return verify_dns.submit(
+        endpoint,
+        nameservers,
+        bu.region,
+        bu.timeouts.dns_seconds,
+        bu.timeouts.dns_retry_seconds,
+        what=what,
+        wait_for=[zone_group] if zone_group is not None else None,
+    )
 
 
 def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False) -> LandingZoneReport:
-    """The six steps for one business unit; call inside a flow run. A dry run reads everything,
-    writes nothing, and reports what a real run would create or change."""
+    """The six steps for one business unit; call inside a flow run. Every write starts as soon as
+    what it needs exists (the futures below), so the run takes about its critical path: vault →
+    vault endpoint → zone group → DNS (docs/performance.md). A dry run reads everything, writes
+    nothing, and reports what a real run would create or change."""
     nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
     accounts = validate_landing_zone(target, bu)
     # 1. Create resources (vault side)
-    vault, vault_endpoint, asr_zone = create_vault_side(target, bu, dry_run)
-    # 2. Verify DNS from the appliance's vantage point
-    vault_dns = (
-        []
+    vault_side = create_vault_side(target, bu, dry_run)
+    # 2. Verify DNS from the appliance's vantage point, once the vault's records exist
+    vault_check = (
+        None
         if dry_run
-        else verify_dns(
-            vault_endpoint.dns,
-            nameservers,
-            bu.region,
-            bu.timeouts.dns_seconds,
-            bu.timeouts.dns_retry_seconds,
-            what=f"vault {vault.name}",
-        )
+        else verify_endpoint_dns(bu, vault_side.endpoint, vault_side.zone_group, nameservers, f"vault {bu.vault_name}")
     )
-    # 3-5. Grant roles, create endpoints, await approval (per storage account)
-    account_reports, failures, blob_zone = prepare_storage_accounts(target, bu, accounts, vault, dry_run)
+    # 3-4. Grant roles, create endpoints (per storage account, started with the vault side)
+    storage = prepare_storage_accounts(target, bu, accounts, vault_side, dry_run)
+    # 2b. The blob FQDNs must resolve privately too: each as soon as its records exist
+    blob_checks = (
+        {}
+        if dry_run
+        else {
+            name: verify_endpoint_dns(bu, side.endpoint, side.zone_group, nameservers, f"storage account {name}")
+            for name, side in storage.accounts.items()
+        }
+    )
+    vault, vault_endpoint, asr_zone = vault_side.settle()
+    vault_dns = vault_check.result() if vault_check is not None else []
+    prepared, failures, blob_zone = storage.settle()
+    # 5. Await approval (a dry run made nothing, so there is nothing to approve yet)
+    endpoints = {name: facts[2] for name, facts in prepared.items()}
+    approved = endpoints if dry_run else await_approvals(target, bu, endpoints, failures)
     if failures:
         raise next(iter(failures.values()))
-    # 2b. The blob FQDNs must resolve privately too
-    if not dry_run:
-        checks = verify_dns.map(
-            [r.endpoint.dns for r in account_reports.values()],
-            unmapped(nameservers),
-            unmapped(bu.region),
-            unmapped(bu.timeouts.dns_seconds),
-            unmapped(bu.timeouts.dns_retry_seconds),
-            what=[f"storage account {name}" for name in account_reports],
-        ).result()
-        for report, dns in zip(account_reports.values(), checks, strict=True):
-            report.dns = dns
+    reports = account_reports(bu, accounts, prepared, approved)
+    for name, report in reports.items():
+        if name in blob_checks:
+            report.dns = _checked_dns(bu, blob_checks[name], endpoints[name], approved[name], nameservers, name)
     # 6. Select cache account for each kind of server per replication account
     candidates = [a for a in accounts if bu.storage_account(a.name).role == "cache"]
     cache_plan = {
@@ -297,7 +379,7 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
         vault_endpoint=vault_endpoint,
         zones=[asr_zone, blob_zone],
         vault_dns=vault_dns,
-        accounts=list(account_reports.values()),
+        accounts=list(reports.values()),
         cache_plan=cache_plan,
     )
     if not dry_run:
@@ -305,9 +387,25 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
     return report
 
 
+def _checked_dns(
+    bu: BusinessUnit,
+    check: PrefectFuture[list[DnsResult]],
+    created: EndpointFacts,
+    approved: EndpointFacts,
+    nameservers: list[tuple[str, int]],
+    name: str,
+) -> list[DnsResult]:
+    """The blob check's answers; checked again where approval changed the endpoint's FQDNs or
+    IPs (the first check ran on the endpoint as created)."""
+    results = check.result()
+    if approved.dns != created.dns:
+        results = verify_endpoint_dns(bu, approved, None, nameservers, f"storage account {name}").result()
+    return results
+
+
 @flow(
     name="private-link-landing-zone",
-    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS),
     description="Create resources → verify DNS → grant roles → create endpoint → await approval → select cache account",
 )
 def private_link_landing_zone(

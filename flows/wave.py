@@ -15,16 +15,28 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
-from flows.private_link import create_vault_side, prepare_storage_accounts, validate_landing_zone
+from flows.private_link import (
+    TASK_THREADS,
+    StorageSide,
+    VaultSide,
+    account_reports,
+    await_approvals,
+    create_vault_side,
+    prepare_storage_accounts,
+    validate_landing_zone,
+    verify_endpoint_dns,
+)
 from plmigrate import progress
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
+from plmigrate.facts import EndpointFacts
 from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
-from plmigrate.rules import CacheChoice
+from plmigrate.report import AccountReport
+from plmigrate.rules import CacheChoice, DnsResult
 from plmigrate.wave import (
     Problem,
     ServerState,
@@ -36,7 +48,6 @@ from plmigrate.wave import (
     render_wave_markdown,
     server_rows,
 )
-from tasks.dns import verify_dns
 from tasks.reporting import artifact_key, failure_published, publish_markdown
 from tasks.servers import record_server_states
 
@@ -57,27 +68,44 @@ class WaveRun(BaseModel):
 
 
 def check_dns_per_appliance(
-    bu: BusinessUnit, nameservers: dict[str, list[tuple[str, int]]], names: dict[str, dict[str, list[str]]]
-) -> dict[tuple[str, str], Problem]:
+    bu: BusinessUnit,
+    nameservers: dict[str, list[tuple[str, int]]],
+    vault_side: VaultSide,
+    storage: StorageSide,
+) -> dict[tuple[str, str], PrefectFuture[list[DnsResult]]]:
     """DNS from each appliance's nameservers, for the vault and for each account (separately, so
-    a bad answer blocks only the servers that need that name). Returns what failed."""
-    checks = {
-        (appliance, part): verify_dns.submit(
-            expected,
-            asked,
-            bu.region,
-            bu.timeouts.dns_seconds,
-            bu.timeouts.dns_retry_seconds,
-            what=f"{part} from appliance {appliance}",
-        )
-        for appliance, asked in nameservers.items()
-        for part, expected in names.items()
+    a bad answer blocks only the servers that need that name), each as soon as its records exist."""
+    sides = {VAULT: (vault_side.endpoint, vault_side.zone_group)} | {
+        name: (side.endpoint, side.zone_group) for name, side in storage.accounts.items()
     }
+    return {
+        (appliance, part): verify_endpoint_dns(bu, endpoint, zone_group, asked, f"{part} from appliance {appliance}")
+        for appliance, asked in nameservers.items()
+        for part, (endpoint, zone_group) in sides.items()
+    }
+
+
+def dns_problems_of(
+    bu: BusinessUnit,
+    checks: dict[tuple[str, str], PrefectFuture[list[DnsResult]]],
+    nameservers: dict[str, list[tuple[str, int]]],
+    created: dict[str, EndpointFacts],
+    ready: dict[str, AccountReport],
+) -> dict[tuple[str, str], Problem]:
+    """What failed among the DNS checks of the vault and the ready accounts. An account whose
+    endpoint approval changed its FQDNs or IPs is checked again on the approved endpoint."""
     problems: dict[tuple[str, str], Problem] = {}
-    for key, future in checks.items():
+    for (appliance, part), future in checks.items():
+        if part != VAULT and part not in ready:
+            continue  # the account's own problem blocks its servers already
+        endpoint = ready[part].endpoint if part in ready else None
+        if endpoint is not None and endpoint.dns != created[part].dns:
+            future = verify_endpoint_dns(
+                bu, endpoint, None, nameservers[appliance], f"{part} from appliance {appliance}"
+            )
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):
-            problems[key] = describe_failure(outcome)
+            problems[(appliance, part)] = describe_failure(outcome)
     return problems
 
 
@@ -136,16 +164,18 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
         ", ".join(a.name for a in needed),
     )
 
-    # The landing zone once, then each account the wave needs once, concurrently.
-    vault, vault_endpoint, _ = create_vault_side(target, bu, dry_run)
-    ready, failures, _ = prepare_storage_accounts(target, bu, needed, vault, dry_run)
+    # The landing zone once and each account the wave needs once, every write starting as soon
+    # as what it needs exists; DNS as each appliance of the wave sees it, once the records exist.
+    vault_side = create_vault_side(target, bu, dry_run)
+    storage = prepare_storage_accounts(target, bu, needed, vault_side, dry_run)
+    checks = {} if dry_run else check_dns_per_appliance(bu, nameservers, vault_side, storage)
+    vault, _, _ = vault_side.settle()
+    prepared, failures, _ = storage.settle()
+    created = {name: facts[2] for name, facts in prepared.items()}
+    approved = created if dry_run else await_approvals(target, bu, dict(created), failures)
+    ready = account_reports(bu, needed, prepared, approved)
     account_problems = {name: describe_failure(exc) for name, exc in failures.items()}
-
-    # DNS as each appliance of the wave sees it.
-    dns_problems: dict[tuple[str, str], Problem] = {}
-    if not dry_run:
-        names = {VAULT: vault_endpoint.dns} | {n: r.endpoint.dns for n, r in ready.items() if r.endpoint}
-        dns_problems = check_dns_per_appliance(bu, nameservers, names)
+    dns_problems = dns_problems_of(bu, checks, nameservers, created, ready)
 
     states = record_servers(bu, wave, servers, choices, account_problems, dns_problems)
     report = WaveReport(
@@ -170,7 +200,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
 
 @flow(
     name="migration-wave",
-    task_runner=ThreadPoolTaskRunner(max_workers=8),
+    task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS),
     description="Prepare the landing zone and storage accounts once, then record every server's readiness",
 )
 def migration_wave(run: WaveRun) -> WaveReport:

@@ -11,19 +11,24 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate import dnscheck
 from plmigrate.errors import StepFailed
+from plmigrate.facts import EndpointFacts
 from plmigrate.rules import DnsResult, dns_remediation
 
 
 @task(name="verify-dns", cache_policy=NO_CACHE)
 def verify_dns(
-    expected: dict[str, list[str]],
+    endpoint: EndpointFacts,
     nameservers: list[tuple[str, int]],
     region: str,
     timeout_seconds: float,
     retry_seconds: float,
     what: str,
 ) -> list[DnsResult]:
+    """Every FQDN the endpoint lists (its customDnsConfigs) resolves to its private IPs. Takes the
+    endpoint itself so the flow can hand over the endpoint's future and check as soon as its
+    zone group is done."""
     logger = get_run_logger()
+    expected = endpoint.dns
     deadline = time.monotonic() + timeout_seconds
     delay = retry_seconds
     while True:

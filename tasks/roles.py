@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.errors import StepFailed
-from plmigrate.facts import RoleGrant
+from plmigrate.facts import RoleGrant, VaultFacts
 from plmigrate.rules import ROLE_NAMES, AccountFacts, required_roles, role_assignment_name, role_definition_id
 from tasks.retrying import ARM_RETRIES
 
@@ -33,17 +33,19 @@ def _assigned_roles(target: Target, scope: str, principal_id: str) -> dict[str, 
 def grant_vault_roles(
     target: Target,
     account: AccountFacts,
-    principal_id: str,
+    vault: VaultFacts,
     timeout_seconds: float,
     retry_seconds: float,
     dry_run: bool = False,
 ) -> list[RoleGrant]:
     """Assign the roles the account's SKU needs to the vault identity, then wait until ARM lists
     them. `PrincipalNotFound` (a fresh identity not yet replicated) is retried until the timeout;
-    `RoleAssignmentExists` means someone already granted it."""
+    `RoleAssignmentExists` means someone already granted it. Takes the vault (not its principal
+    ID) so a flow can pass the vault's future: the grants start the moment the identity exists."""
     az = clients(target)
     logger = get_run_logger()
     scope = account.id
+    principal_id = vault.principal_id
     deadline = time.monotonic() + timeout_seconds
     existing = {} if principal_id == "(new identity)" else _assigned_roles(target, scope, principal_id)
     grants: list[RoleGrant] = []

@@ -112,6 +112,7 @@ def register(router: Router, app: SandboxApp) -> None:
     def clear_calls(req: ArmRequest) -> ArmResponse:
         with req.world.lock:
             req.world.calls.clear()
+            req.world.call_window = None
         return ArmResponse(204)
 
     def get_state(req: ArmRequest) -> ArmResponse:

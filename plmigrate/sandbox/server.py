@@ -105,6 +105,7 @@ class SandboxApp:
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes, base_url: str
     ) -> ArmResponse:
+        arrived = time.monotonic()
         split = urlsplit(raw_path)
         path = split.path
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -136,7 +137,7 @@ class SandboxApp:
             response = ArmResponse(error.status, error.envelope(), dict(error.headers))
         response.headers = {**extra, **response.headers}
         if not is_admin:
-            self.world.count_calls(method.upper(), resource_type, response.status)
+            self.world.count_calls(method.upper(), resource_type, response.status, arrived)
             if method.upper() != "GET" and response.status < 400:
                 self.dirty = True
         return response

@@ -35,6 +35,9 @@ class World:
         self.meta: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.calls: Counter[tuple[str, str, int]] = Counter()
+        # time.monotonic() of the first ARM request's arrival and of the last answer (benchmarks
+        # split a run into start-up, ARM window and tail with them).
+        self.call_window: tuple[float, float] | None = None
         self.counters: Counter[str] = Counter()
         # Conditional forwarders on the on-prem DNS server: public zone -> VNet ID of the forwarder.
         self.dns_forwarders: dict[str, str] = {}
@@ -135,9 +138,12 @@ class World:
         tmp.write_text(json.dumps(self.snapshot(), indent=1, sort_keys=True))
         tmp.replace(path)
 
-    def count_calls(self, method: str, resource_type: str, status: int) -> None:
+    def count_calls(self, method: str, resource_type: str, status: int, arrived: float | None = None) -> None:
+        now = time.monotonic()
         with self.lock:
             self.calls[(method, resource_type, status)] += 1
+            first = now if arrived is None else arrived
+            self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
 
     def call_report(self) -> dict[str, Any]:
         with self.lock:
@@ -148,4 +154,4 @@ class World:
         writes = sum(r["count"] for r in rows if r["method"] in {"PUT", "PATCH", "POST", "DELETE"})
         reads = sum(r["count"] for r in rows if r["method"] in {"GET", "HEAD"})
         throttled = sum(r["count"] for r in rows if r["status"] == 429)
-        return {"calls": rows, "reads": reads, "writes": writes, "throttled": throttled}
+        return {"calls": rows, "reads": reads, "writes": writes, "throttled": throttled, "window": self.call_window}
