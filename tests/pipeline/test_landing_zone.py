@@ -104,7 +104,8 @@ def test_dns_without_a_forwarder_fails_with_the_fix_then_passes_once_added(
 
 def test_principal_not_found_throttling_and_5xx_are_survived(world, business_unit, tmp_path: Path) -> None:
     data = all_approvable(default_scenario())
-    data["identity"] = {"principal_not_found_seconds": 2, "principal_not_found_even_with_type": True}
+    # Long enough that the grants, which start once the vault exists, meet it under the write throttling.
+    data["identity"] = {"principal_not_found_seconds": 6, "principal_not_found_even_with_type": True}
     data["throttling"] = {"writes": {"burst": 8, "per_second": 4}}
     data["faults"] = [
         {
