@@ -22,6 +22,7 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
 from azure.mgmt.recoveryservices import RecoveryServicesClient
+from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.storage import StorageManagementClient
 
@@ -164,6 +165,9 @@ class AzureClients:
     storage: StorageManagementClient
     recoveryservices: RecoveryServicesClient
     authorization: AuthorizationManagementClient
+    # Site Recovery (replication fabrics, protected items, jobs); Microsoft.OffAzure's discovered
+    # machines have no SDK client and are read through this client's pipeline (`send_request`).
+    siterecovery: SiteRecoveryManagementClient
     credential: TokenCredential
 
 
@@ -198,6 +202,7 @@ def clients(target: Target) -> AzureClients:
         storage=make(StorageManagementClient),
         recoveryservices=make(RecoveryServicesClient),
         authorization=make(AuthorizationManagementClient),
+        siterecovery=make(SiteRecoveryManagementClient),
         credential=credential,
     )
 

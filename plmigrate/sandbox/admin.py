@@ -1,7 +1,8 @@
 """The admin API, beside ARM under /_sandbox: what only a person or Azure itself does.
 
 Approve or reject a pending private endpoint connection as the resource's owner, change faults,
-latencies, throttling, identity propagation and on-prem DNS, read call counts, dump and reset state.
+latencies, throttling, identity propagation and on-prem DNS, read call counts, dump and reset state;
+register appliances and drive Site Recovery's clock (plmigrate.sandbox.providers.siterecovery.admin).
 It needs the same bearer token as ARM.
 """
 
@@ -13,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from plmigrate.sandbox import connections
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router
+from plmigrate.sandbox.providers.siterecovery import admin as siterecovery_admin
 from plmigrate.sandbox.scenario import FaultSeed, IdentitySeed, LatencySeed, ThrottlingSeed
 
 if TYPE_CHECKING:
@@ -135,3 +137,4 @@ def register(router: Router, app: SandboxApp) -> None:
     router.add("DELETE", p + "/calls", clear_calls)
     router.add("GET", p + "/state", get_state)
     router.add("POST", p + "/reset", reset)
+    siterecovery_admin.register(router, app)

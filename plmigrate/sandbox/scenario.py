@@ -1,8 +1,10 @@
 """The scenario: a YAML description of the world the sandbox starts with.
 
 It seeds what already exists in the customer's Azure and on-prem network before plmigrate runs:
-resource groups, VNets, storage accounts (with their rules), on-prem DNS forwarders, plus how Azure
-behaves today (latencies, faults, throttling, identity propagation). See docs/sandbox.md.
+resource groups, VNets, storage accounts (with their rules), on-prem DNS forwarders, replication
+appliances and the servers they discovered, plus how Azure
+behaves today (latencies, faults, throttling, identity propagation, how long Site Recovery takes).
+See docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -119,6 +121,51 @@ class IdentitySeed(_Strict):
     assignment_visible_after_seconds: float = 0.0
 
 
+class MachineSeed(_Strict):
+    """A server the appliance discovered (a Microsoft.OffAzure machine) and how it behaves."""
+
+    name: str  # the display name: the server's name in the inventory
+    source_type: Literal["vmware", "physical", "hyperv", "aws", "gcp"] = "vmware"
+    os_type: Literal["Windows", "Linux"] = "Windows"
+    os_name: str = "Windows Server 2019 Datacenter"
+    cores: int = 2
+    memory_mb: int = 8192
+    disks_gb: list[int] = Field(default_factory=lambda: [128])
+    ip_address: str | None = None  # made up from the name when not given
+    mobility_agent: bool = True  # the Site Recovery mobility agent is installed and registered
+    # Faults of this machine's replication: the enable job fails; replication stalls (progress
+    # stops, health Critical); the test failover job fails; the failover job fails.
+    fault: Literal["enable_fails", "replication_stalls", "test_failover_fails", "failover_fails"] | None = None
+
+
+class ApplianceSeed(_Strict):
+    """An Azure Migrate replication appliance on-prem: its discovery sites and what it discovered.
+    It is unregistered until `plmigrate sandbox register-appliance` (a person, on the appliance)."""
+
+    name: str
+    resource_group: str  # where its Microsoft.OffAzure sites live (the Azure Migrate project's)
+    location: str = "eastus"
+    machines: list[MachineSeed] = Field(default_factory=list)
+
+
+class SiteRecoverySeed(_Strict):
+    """How long Site Recovery's work takes, in seconds of sandbox time (tests: seconds; the demo:
+    tens of seconds). `time_scale` multiplies every duration; the admin API can change it and
+    advance the clock (docs/sandbox.md)."""
+
+    time_scale: float = 1.0
+    enable_seconds: float = 2.0
+    initial_replication_seconds: float = 6.0
+    test_failover_seconds: float = 2.0
+    test_failover_cleanup_seconds: float = 1.0
+    failover_seconds: float = 2.0
+    commit_seconds: float = 1.0
+    disable_seconds: float = 1.0
+    update_seconds: float = 1.0
+    repair_seconds: float = 2.0
+    recovery_point_seconds: float = 300.0  # crash-consistent recovery point frequency (the RPO shown)
+
+
 class Scenario(_Strict):
     subscription_id: str = "00000000-0000-0000-0000-00000000a11e"
     tenant_id: str = "11111111-0000-0000-0000-00000000a11e"
@@ -133,6 +180,8 @@ class Scenario(_Strict):
     faults: list[FaultSeed] = Field(default_factory=list)
     throttling: ThrottlingSeed = Field(default_factory=ThrottlingSeed)
     identity: IdentitySeed = Field(default_factory=IdentitySeed)
+    appliances: list[ApplianceSeed] = Field(default_factory=list)
+    site_recovery: SiteRecoverySeed = Field(default_factory=SiteRecoverySeed)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Scenario:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from plmigrate.sandbox.providers import (
     authorization,
+    compute,
     network,
+    offazure,
     privatedns,
     recoveryservices,
     resources,
+    siterecovery,
     storage,
 )
 
-ALL = (resources, network, privatedns, storage, recoveryservices, authorization)
+ALL = (resources, network, privatedns, storage, recoveryservices, authorization, offazure, compute, siterecovery)

@@ -481,6 +481,12 @@ class _Allocator:
         )
 
 
+def free_ip(world: World, subnet_id: str) -> str:
+    """A free private IP of a subnet (for NICs other providers make, e.g. failed-over VMs)."""
+    subnet = world.require(subnet_id)
+    return _Allocator(world, subnet, None).take()
+
+
 def _resolve_subnet(req: ArmRequest, props: dict[str, Any], endpoint_id: str, location: str) -> dict[str, Any]:
     subnet_ref = (props.get("subnet") or {}).get("id")
     if not subnet_ref:

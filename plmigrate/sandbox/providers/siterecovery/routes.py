@@ -1,0 +1,486 @@
+"""The Site Recovery REST surface under a vault, as azure-mgmt-recoveryservicessiterecovery 2.0.0 calls it.
+
+Reads: fabrics, protection containers (per fabric and vault-wide), container mappings, policies,
+appliances, Recovery Services providers, protected items (per container and vault-wide), jobs
+(`$filter`). Writes (each a job; 202 with `Azure-AsyncOperation` = `{vault}/replicationOperationStatus/
+{job}` and `Location` = `{vault}/replicationOperationResults/{job}`): protected item PUT (enable),
+PATCH (update), DELETE (purge) and the POST actions testFailover, testFailoverCleanup,
+unplannedFailover, failoverCommit, remove, repairReplication. Lists page at 100 with `nextLink`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found
+from plmigrate.sandbox.providers.recoveryservices import VAULT, require_vault
+from plmigrate.sandbox.providers.siterecovery import clock, errors, infra, items, jobs
+from plmigrate.sandbox.providers.siterecovery.paging import paged
+
+FABRICS = VAULT + "/replicationFabrics"
+FABRIC = FABRICS + "/{fabricName}"
+CONTAINERS = FABRIC + "/replicationProtectionContainers"
+CONTAINER = CONTAINERS + "/{containerName}"
+ITEMS = CONTAINER + "/replicationProtectedItems"
+ITEM = ITEMS + "/{itemName}"
+
+
+# -- lookups -------------------------------------------------------------------------------------
+def _child(req: ArmRequest, parent_id: str, collection: str, name: str) -> dict[str, Any]:
+    found = req.world.get(f"{parent_id}/{collection}/{name}")
+    if found is None:
+        raise not_found(f"{parent_id}/{collection}/{name}")
+    return found
+
+
+def _fabric(req: ArmRequest) -> dict[str, Any]:
+    return _child(req, require_vault(req)["id"], "replicationFabrics", req.params["fabricName"])
+
+
+def _container(req: ArmRequest) -> dict[str, Any]:
+    return _child(req, _fabric(req)["id"], "replicationProtectionContainers", req.params["containerName"])
+
+
+def _item_id(req: ArmRequest) -> str:
+    return items.item_id(_container(req)["id"], req.params["itemName"])
+
+
+def _accepted(req: ArmRequest, job: dict[str, Any]) -> ArmResponse:
+    vault_id = items.vault_of(job["id"])
+    qs = f"?api-version={req.api_version or '2025-08-01'}"
+    headers = {
+        "Azure-AsyncOperation": f"{req.base_url}{vault_id}/replicationOperationStatus/{job['name']}{qs}",
+        "Location": f"{req.base_url}{vault_id}/replicationOperationResults/{job['name']}{qs}",
+    }
+    return ArmResponse(202, None, headers | jobs.retry_headers(req.world, job["id"]))
+
+
+# -- infrastructure reads --------------------------------------------------------------------------
+def list_fabrics(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    return paged(req, [infra.fabric_view(req.world, f) for f in infra.fabrics(req.world, vault["id"])])
+
+
+def get_fabric(req: ArmRequest) -> ArmResponse:
+    return ArmResponse(200, infra.fabric_view(req.world, _fabric(req)))
+
+
+def list_containers(req: ArmRequest) -> ArmResponse:
+    return paged(req, _with_counts(req, req.world.children(_fabric(req)["id"], "replicationProtectionContainers")))
+
+
+def list_vault_containers(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    found = [
+        c
+        for f in infra.fabrics(req.world, vault["id"])
+        for c in req.world.children(f["id"], "replicationProtectionContainers")
+    ]
+    return paged(req, _with_counts(req, found))
+
+
+def _with_counts(req: ArmRequest, containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for container in containers:
+        container["properties"]["protectedItemCount"] = len(items.container_items(req.world, container["id"]))
+    return containers
+
+
+def get_container(req: ArmRequest) -> ArmResponse:
+    return ArmResponse(200, _with_counts(req, [_container(req)])[0])
+
+
+def list_mappings(req: ArmRequest) -> ArmResponse:
+    return paged(req, req.world.children(_container(req)["id"], "replicationProtectionContainerMappings"))
+
+
+def get_mapping(req: ArmRequest) -> ArmResponse:
+    return ArmResponse(
+        200, _child(req, _container(req)["id"], "replicationProtectionContainerMappings", req.params["mappingName"])
+    )
+
+
+def list_vault_mappings(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    found = [
+        m
+        for f in infra.fabrics(req.world, vault["id"])
+        for c in req.world.children(f["id"], "replicationProtectionContainers")
+        for m in req.world.children(c["id"], "replicationProtectionContainerMappings")
+    ]
+    return paged(req, found)
+
+
+def list_policies(req: ArmRequest) -> ArmResponse:
+    return paged(req, req.world.children(require_vault(req)["id"], "replicationPolicies"))
+
+
+def get_policy(req: ArmRequest) -> ArmResponse:
+    return ArmResponse(200, _child(req, require_vault(req)["id"], "replicationPolicies", req.params["policyName"]))
+
+
+def list_appliances(req: ArmRequest) -> ArmResponse:
+    return paged(req, infra.appliances_view(req.world, require_vault(req)["id"]))
+
+
+def _providers_view(req: ArmRequest, fabric: dict[str, Any]) -> list[dict[str, Any]]:
+    found = req.world.children(fabric["id"], "replicationRecoveryServicesProviders")
+    count = infra.protected_count(req.world, fabric["id"])
+    for provider in found:
+        provider["properties"]["protectedItemCount"] = count
+        provider["properties"]["lastHeartBeat"] = clock.stamp(clock.now(req.world) - 30)
+    return found
+
+
+def list_providers(req: ArmRequest) -> ArmResponse:
+    return paged(req, _providers_view(req, _fabric(req)))
+
+
+def get_provider(req: ArmRequest) -> ArmResponse:
+    fabric = _fabric(req)
+    wanted = f"{fabric['id']}/replicationRecoveryServicesProviders/{req.params['providerName']}".lower()
+    for provider in _providers_view(req, fabric):
+        if provider["id"].lower() == wanted:
+            return ArmResponse(200, provider)
+    raise not_found(wanted)
+
+
+def list_vault_providers(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    return paged(req, [p for f in infra.fabrics(req.world, vault["id"]) for p in _providers_view(req, f)])
+
+
+# -- protected items -------------------------------------------------------------------------------
+def _required(details: dict[str, Any], *fields: str) -> None:
+    missing = [f for f in fields if not details.get(f)]
+    if missing:
+        raise errors.invalid_input(
+            f"The enable protection input is missing {', '.join('providerSpecificDetails.' + f for f in missing)}."
+        )
+
+
+def create_item(req: ArmRequest) -> ArmResponse:
+    world = req.world
+    vault = require_vault(req)
+    fabric = _fabric(req)
+    container = _container(req)
+    body = req.json_body()
+    props = body.get("properties") or {}
+    details = dict(props.get("providerSpecificDetails") or {})
+    kind = details.get("instanceType")
+    if kind not in items.KINDS:
+        raise items.refuse_unknown_kind(kind)
+    name = req.params["itemName"]
+    rid = items.item_id(container["id"], name)
+    fabric_kind = (fabric["properties"].get("customDetails") or {}).get("instanceType")
+    appliance = infra.appliance_of(world, fabric["id"]) or fabric["properties"].get("friendlyName", fabric["name"])
+    if kind == "InMageRcm":
+        if fabric_kind != "InMageRcm":
+            raise errors.invalid_input(
+                f"The fabric '{fabric['name']}' ({fabric_kind}) does not support the InMageRcm replication provider."
+            )
+        _required(details, "fabricDiscoveryMachineId", "processServerId", "targetResourceGroupId")
+        if not (details.get("disksDefault") or {}).get("logStorageAccountId") and not any(
+            d.get("logStorageAccountId") for d in details.get("disksToInclude") or []
+        ):
+            raise errors.invalid_input(
+                "The enable protection input needs providerSpecificDetails.disksDefault.logStorageAccountId "
+                "(the cache storage account) or a logStorageAccountId for each of disksToInclude."
+            )
+        if details["processServerId"].lower() != infra.process_server_id(fabric["id"]).lower():
+            raise ArmError(
+                400,
+                "InvalidProcessServerId",
+                f"The process server '{details['processServerId']}' is not registered with the fabric "
+                f"'{fabric['name']}'. Use the id of one of the fabric's customDetails.processServers.",
+            )
+    policy_id = props.get("policyId")
+    policy = world.get(policy_id) if policy_id else None
+    if policy_id and policy is None:
+        raise ArmError(400, "PolicyNotFound", f"The replication policy '{policy_id}' does not exist in the vault.")
+    if kind == "InMageRcm" and policy is None:
+        raise errors.invalid_input("The enable protection input is missing properties.policyId.")
+    with world.lock:
+        existing = world.get(rid)
+        if existing is not None:
+            meta = items.settle(world, rid)
+            if meta is not None and jobs.running(world, meta.get("job")):
+                job = world.get(meta["job"]) or {"properties": {}}
+                raise errors.in_progress(name, job["properties"].get("scenarioName", "EnableDr"), meta["job"])
+            if meta is not None and meta["state"] != "EnablingFailed":
+                raise ArmError(
+                    409,
+                    "ProtectionAlreadyEnabled",
+                    f"Replication is already enabled for the item '{name}' (state {meta['state']}).",
+                )
+        machine = world.get(details.get("fabricDiscoveryMachineId") or "") if kind == "InMageRcm" else None
+        friendly = (machine or {}).get("properties", {}).get("displayName") or details.get("vmName") or name
+        source = (machine or {}).get("properties", {}).get("sourceType", "")
+        item_type = (
+            "HyperVVirtualMachine"
+            if kind != "InMageRcm"
+            else "VmwareVirtualMachine"
+            if source == "vmware"
+            else "PhysicalMachine"
+        )
+        providers = world.children(fabric["id"], "replicationRecoveryServicesProviders")
+        stored = {
+            "id": rid,
+            "name": name,
+            "type": items.ITEM_TYPE,
+            "location": vault["location"],
+            "properties": {
+                "friendlyName": friendly,
+                "protectedItemType": item_type,
+                "protectableItemId": (
+                    f"{container['id']}/replicationProtectableItems/{machine['name']}" if machine else None
+                ),
+                "recoveryServicesProviderId": providers[0]["id"] if providers else None,
+                "primaryFabricFriendlyName": fabric["properties"].get("friendlyName", fabric["name"]),
+                "primaryFabricProvider": "InMageRcmFabric" if kind == "InMageRcm" else fabric_kind,
+                "recoveryFabricFriendlyName": "Microsoft Azure",
+                "recoveryFabricId": "Microsoft Azure",
+                "primaryProtectionContainerFriendlyName": container["properties"].get(
+                    "friendlyName", container["name"]
+                ),
+                "recoveryProtectionContainerFriendlyName": "Microsoft Azure",
+                "switchProviderState": "None",
+                "switchProviderStateDescription": "None",
+                "policyId": policy["id"] if policy else policy_id,
+                "policyFriendlyName": (policy or {}).get("properties", {}).get("friendlyName"),
+                "recoveryContainerId": "Microsoft Azure",
+                "eventCorrelationId": str(uuid.uuid4()),
+            },
+        }
+        world.put(stored)
+        world.meta_of(rid).clear()
+        world.meta_of(rid).update(
+            items._new_meta(
+                kind=kind,
+                name=name,
+                rid=rid,
+                vault_id=vault["id"],
+                fabric_id=fabric["id"],
+                appliance=appliance,
+                location=vault["location"],
+                given=details,
+            )
+        )
+        job = items.begin(world, rid, "enable", lro_fault=req.lro_fault, latency=req.latency)
+    return _accepted(req, job)
+
+
+def get_item(req: ArmRequest) -> ArmResponse:
+    rid = _item_id(req)
+    stored = req.world.get(rid)
+    shown = items.view(req.world, stored) if stored is not None else None
+    if shown is None:
+        raise not_found(rid)
+    return ArmResponse(200, shown)
+
+
+def _views(req: ArmRequest, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cache: dict[str, Any] = {}
+    return [v for v in (items.view(req.world, i, cache) for i in found) if v is not None]
+
+
+def list_items(req: ArmRequest) -> ArmResponse:
+    return paged(req, _views(req, items.container_items(req.world, _container(req)["id"])))
+
+
+def list_vault_items(req: ArmRequest) -> ArmResponse:
+    return paged(req, _views(req, items.vault_items(req.world, require_vault(req)["id"])))
+
+
+def _action(operation: str, kind: str, before: Any) -> Any:
+    """A POST action: allowed now, then the item's state as the job starts, then the job."""
+
+    def handler(req: ArmRequest) -> ArmResponse:
+        rid = _item_id(req)
+        with req.world.lock:
+            meta = items.check_allowed(req.world, rid, operation)
+            body = req.body if isinstance(req.body, dict) else {}
+            data = before(meta, body.get("properties") or {})
+            job = items.begin(req.world, rid, kind, lro_fault=req.lro_fault, latency=req.latency, data=data)
+        return _accepted(req, job)
+
+    return handler
+
+
+def _before_test_failover(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    details = props.get("providerSpecificDetails") or {}
+    meta["test_state"] = "InProgress"
+    return {"network_id": details.get("networkId") or props.get("networkId")}
+
+
+def _before_cleanup(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    meta["test_state"] = "MarkedForDeletion"
+    return {}
+
+
+def _before_failover(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    details = props.get("providerSpecificDetails") or {}
+    meta["state"] = "UnplannedFailoverInProgress"
+    shutdown = str(details.get("performShutdown", "")).lower() == "true" or (
+        str(props.get("sourceSiteOperations", "")).lower() == "required"
+    )
+    return {"shutdown": shutdown}
+
+
+def _before_commit(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    meta["state"] = "CommitFailoverInProgress"
+    return {}
+
+
+def _before_remove(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    meta["state_before_disable"] = meta["state"]
+    meta["state"] = "DisablingProtection"
+    return {"reason": props.get("disableProtectionReason", "NotSpecified")}
+
+
+def _before_repair(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+_UPDATE_FIELDS = {
+    "recoveryAzureVMName": "targetVmName",
+    "recoveryAzureVMSize": "targetVmSize",
+    "selectedRecoveryAzureNetworkId": "targetNetworkId",
+    "selectedTfoAzureNetworkId": "testNetworkId",
+    "licenseType": "licenseType",
+}
+_UPDATABLE = (
+    "targetVmName",
+    "targetVmSize",
+    "targetResourceGroupId",
+    "targetAvailabilitySetId",
+    "targetAvailabilityZone",
+    "targetProximityPlacementGroupId",
+    "targetBootDiagnosticsStorageAccountId",
+    "targetNetworkId",
+    "testNetworkId",
+    "licenseType",
+    "sqlServerLicenseType",
+    "linuxLicenseType",
+    "targetVmTags",
+    "targetManagedDiskTags",
+    "targetNicTags",
+)
+
+
+def update_item(req: ArmRequest) -> ArmResponse:
+    rid = _item_id(req)
+    props = req.json_body().get("properties") or {}
+    details = props.get("providerSpecificDetails") or {}
+    with req.world.lock:
+        meta = items.settle(req.world, rid)
+        if meta is None:
+            raise not_found(rid)
+        if jobs.running(req.world, meta.get("job")):
+            job = req.world.get(meta["job"]) or {"properties": {}}
+            raise errors.in_progress(meta["name"], job["properties"].get("scenarioName", "?"), meta["job"])
+        if meta["state"] not in {"InitialReplicationInProgress", "Protected"} or meta.get("test_state") != "None":
+            raise errors.not_allowed(
+                "UpdateVmProperties", meta["name"], meta["state"], items.allowed_operations(meta, False)
+            )
+        changes: dict[str, Any] = {}
+        for given, field in _UPDATE_FIELDS.items():
+            if props.get(given) is not None:
+                changes[field] = props[given]
+        for field in _UPDATABLE:
+            if details.get(field) is not None:
+                changes[field] = details[field]
+        nics = details.get("vmNics") or props.get("vmNics") or []
+        if nics:
+            first = nics[0]
+            if first.get("targetSubnetName") or first.get("recoveryVMSubnetName"):
+                changes["targetSubnetName"] = first.get("targetSubnetName") or first.get("recoveryVMSubnetName")
+            if first.get("testSubnetName") or first.get("tfoVMSubnetName"):
+                changes["testSubnetName"] = first.get("testSubnetName") or first.get("tfoVMSubnetName")
+        job = items.begin(
+            req.world, rid, "update", lro_fault=req.lro_fault, latency=req.latency, data={"changes": changes}
+        )
+    return _accepted(req, job)
+
+
+def purge_item(req: ArmRequest) -> ArmResponse:
+    rid = _item_id(req)
+    with req.world.lock:
+        meta = items.settle(req.world, rid)
+        if meta is None:
+            return ArmResponse(204)
+        running = req.world.meta_of(meta["job"]) if meta.get("job") else {}
+        if running and not running.get("applied") and running.get("kind") == "purge":
+            job = req.world.require(meta["job"])
+            return _accepted(req, job)
+        if running and not running.get("applied"):
+            # A forced purge wins over whatever was running: that job ends now, cancelled.
+            cancelled = req.world.require(meta["job"])
+            running["applied"] = True
+            cancelled["properties"].update(
+                {"state": "Cancelled", "stateDescription": "Cancelled", "endTime": clock.stamp(clock.now(req.world))}
+            )
+            req.world.put(cancelled)
+        meta["state"] = "DisablingProtection"
+        job = items.begin(req.world, rid, "purge", lro_fault=req.lro_fault, latency=req.latency)
+    return _accepted(req, job)
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+def list_jobs(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    found = req.world.children(vault["id"], "replicationJobs")
+    filter_text = req.query.get("$filter")
+    shown = [jobs.view(req.world, j) for j in found]
+    return paged(req, [j for j in shown if jobs.matches(req.world, j, filter_text)])
+
+
+def get_job(req: ArmRequest) -> ArmResponse:
+    vault = require_vault(req)
+    job = _child(req, vault["id"], "replicationJobs", req.params["jobName"])
+    return ArmResponse(200, jobs.view(req.world, job))
+
+
+def operation_status(req: ArmRequest) -> ArmResponse:
+    return jobs.operation_status(req, require_vault(req)["id"])
+
+
+def operation_result(req: ArmRequest) -> ArmResponse:
+    return jobs.operation_result(req, require_vault(req)["id"], lambda rid: items.render(req.world, rid))
+
+
+def register(router: Router) -> None:
+    router.add("GET", FABRICS, list_fabrics)
+    router.add("GET", FABRIC, get_fabric)
+    router.add("GET", CONTAINERS, list_containers)
+    router.add("GET", CONTAINER, get_container)
+    router.add("GET", VAULT + "/replicationProtectionContainers", list_vault_containers)
+    router.add("GET", CONTAINER + "/replicationProtectionContainerMappings", list_mappings)
+    router.add("GET", CONTAINER + "/replicationProtectionContainerMappings/{mappingName}", get_mapping)
+    router.add("GET", VAULT + "/replicationProtectionContainerMappings", list_vault_mappings)
+    router.add("GET", VAULT + "/replicationPolicies", list_policies)
+    router.add("GET", VAULT + "/replicationPolicies/{policyName}", get_policy)
+    router.add("GET", VAULT + "/replicationAppliances", list_appliances)
+    router.add("GET", FABRIC + "/replicationRecoveryServicesProviders", list_providers)
+    router.add("GET", FABRIC + "/replicationRecoveryServicesProviders/{providerName}", get_provider)
+    router.add("GET", VAULT + "/replicationRecoveryServicesProviders", list_vault_providers)
+    router.add("PUT", ITEM, create_item, lro=True)
+    router.add("PATCH", ITEM, update_item, lro=True)
+    router.add("DELETE", ITEM, purge_item, lro=True)
+    router.add("GET", ITEM, get_item)
+    router.add("GET", ITEMS, list_items)
+    router.add("GET", VAULT + "/replicationProtectedItems", list_vault_items)
+    actions = {
+        "testFailover": ("TestFailover", "test_failover", _before_test_failover),
+        "testFailoverCleanup": ("TestFailoverCleanup", "test_cleanup", _before_cleanup),
+        "unplannedFailover": ("UnplannedFailover", "failover", _before_failover),
+        "failoverCommit": ("Commit", "commit", _before_commit),
+        "remove": ("DisableProtection", "disable", _before_remove),
+        "repairReplication": ("RepairReplication", "repair", _before_repair),
+    }
+    for segment, (operation, kind, before) in actions.items():
+        router.add("POST", ITEM + "/" + segment, _action(operation, kind, before), lro=True)
+    router.add("GET", VAULT + "/replicationJobs", list_jobs)
+    router.add("GET", VAULT + "/replicationJobs/{jobName}", get_job)
+    router.add("GET", VAULT + "/replicationOperationStatus/{jobName}", operation_status)
+    router.add("GET", VAULT + "/replicationOperationResults/{jobName}", operation_result)
