@@ -48,6 +48,23 @@ def cmd_sandbox_approve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sandbox_register_appliance(args: argparse.Namespace) -> int:
+    admin = AdminClient.from_file(args.info)
+    try:
+        made = admin.register_appliance(args.vault, args.appliance)
+    except AdminError as exc:
+        if exc.status == 404:
+            raise InvalidInput(exc.message) from None
+        # The appliance's setup failed (its DNS does not resolve the vault's names): not an input error.
+        print(f"plmigrate: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(
+        f"registered {made['appliance']}: fabric {made['fabric']}, container {made['container']}, "
+        f"process server {made['process_server_id']} ({made['health']})"
+    )
+    return EXIT_OK
+
+
 def cmd_sandbox_calls(args: argparse.Namespace) -> int:
     print(json.dumps(AdminClient.from_file(args.info).calls(), indent=2))
     return EXIT_OK
@@ -181,6 +198,18 @@ def _add_sandbox(commands: argparse._SubParsersAction) -> None:
     approve.add_argument("--connection", metavar="NAME", help="only this connection (default: every pending one)")
     approve.add_argument("--description", help="the reason recorded on the connection")
     approve.set_defaults(func=cmd_sandbox_approve)
+
+    register = sub.add_parser(
+        "register-appliance",
+        help="register a replication appliance with a vault, as a person does on the appliance",
+        description="Register APPLIANCE (from the scenario) with the vault: makes its Site Recovery fabric, "
+        "container, policy and process server. Fails (exit 1) as the appliance's setup would when the vault's "
+        "private link names do not resolve to the endpoint's IPs from the appliance's DNS.",
+    )
+    register.add_argument("--info", metavar="FILE", required=True, help="the running sandbox's info file")
+    register.add_argument("--vault", metavar="VAULT_ID", required=True, help="ARM ID of the Recovery Services vault")
+    register.add_argument("appliance", metavar="APPLIANCE", help="the appliance's name, e.g. appliance-fin-01")
+    register.set_defaults(func=cmd_sandbox_register_appliance)
 
     calls = sub.add_parser("calls", help="print ARM call counts by method, resource type and status (JSON)")
     calls.add_argument("--info", metavar="FILE", required=True, help="the running sandbox's info file")

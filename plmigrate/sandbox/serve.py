@@ -193,3 +193,12 @@ class AdminClient:
 
     def calls(self) -> dict[str, Any]:
         return dict(self.call("GET", "/calls"))
+
+    def register_appliance(self, vault_id: str, appliance: str) -> dict[str, Any]:
+        """Register a replication appliance with a vault, as a person does on the appliance; returns
+        the fabric, container, policy and process server it made (AdminError if it cannot)."""
+        return dict(self.call("POST", f"/siterecovery/appliances/{appliance}/register", {"vault_id": vault_id}))
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move Site Recovery's clock forward (jobs finish, replication progresses)."""
+        return dict(self.call("POST", "/siterecovery/advance", {"seconds": seconds}))

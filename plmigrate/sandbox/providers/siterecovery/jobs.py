@@ -324,14 +324,8 @@ def operation_result(
     job = view(req.world, job)
     props = job["properties"]
     if props["state"] not in {"Succeeded", "Failed", "Cancelled"}:
-        return ArmResponse(
-            202,
-            None,
-            {
-                "Location": req.base_url + req.path + f"?api-version={req.api_version}",
-                "Retry-After": str(retry_after(req.world, jid)),
-            },
-        )
+        location = {"Location": req.base_url + req.path + f"?api-version={req.api_version}"}
+        return ArmResponse(202, None, location | retry_headers(req.world, jid))
     if props["state"] == "Failed":
         service = props["errors"][0]["serviceErrorDetails"] if props["errors"] else {"code": "Failed", "message": ""}
         raise ArmError(400, service["code"], service["message"])
