@@ -31,6 +31,7 @@ CACHE = f"{RG}/rg-mig/providers/Microsoft.Storage/storageAccounts/stcache01"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 ASR_ZONE = "privatelink.siterecovery.windowsazure.com"
+ROLES = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
 
 
 def scenario(**site_recovery: float) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def grant(azure: AzureClients, principal_id: str, scope: str, *roles: str) -> No
             str(uuid.uuid4()),
             {
                 "properties": {
-                    "roleDefinitionId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                    "roleDefinitionId": f"{ROLES}/{role}",
                     "principalId": principal_id,
                     "principalType": "ServicePrincipal",
                 }
@@ -310,7 +311,7 @@ def test_registration_fails_until_the_vaults_names_resolve_from_on_prem(
     private_dns_for(azure, "pe-rsv1")
     made = admin.register_appliance(vault.id, "app-01")
     assert made["health"] == "Normal"
-    assert list(azure.siterecovery.replication_fabrics.list("rg-mig", "rsv1"))[0].name == made["fabric"]
+    assert next(iter(azure.siterecovery.replication_fabrics.list("rg-mig", "rsv1"))).name == made["fabric"]
 
 
 def test_unknown_appliance_or_vault_is_refused(world: World) -> None:
@@ -389,7 +390,7 @@ def test_a_running_job_shows_on_the_item_and_blocks_other_writes(make_sandbox: C
     assert item.properties.current_scenario.scenario_name == "EnableDr"
     job = w.sr.replication_jobs.get("rg-mig", "rsv1", job_id.rsplit("/", 1)[1])
     assert job.properties.state == "InProgress"
-    assert [t.state for t in job.properties.tasks][0] in {"InProgress", "Succeeded"}
+    assert next(t.state for t in job.properties.tasks) in {"InProgress", "Succeeded"}
     with pytest.raises(HttpResponseError) as refused:
         w.sr.replication_protected_items.begin_test_failover(
             *w.item_args("srv-web-01"), {"properties": {"failoverDirection": "PrimaryToRecovery"}}
