@@ -63,7 +63,14 @@ def digest(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for rid, resource in resources.items():
         key = _text(rid.lower())
-        if parse_resource_id(rid).get("type", "").lower() == "microsoft.authorization/roleassignments":
+        kind = parse_resource_id(rid).get("type", "").lower()
+        if kind == "microsoft.recoveryservices/vaults/replicationjobs":
+            # Jobs are history, not end state: a run that retried has more of them.
+            continue
+        if kind.startswith("microsoft.offazure/") and kind.endswith("/machines"):
+            # Discovered machines are named by GUIDs: key them by the server they are.
+            key = _text(rid.lower().rsplit("/", 1)[0]) + "/" + str(resource["properties"]["displayName"]).lower()
+        if kind == "microsoft.authorization/roleassignments":
             # Their names derive from the principal's ID: key them by what they grant instead.
             props = resource.get("properties") or {}
             role = props.get("roleDefinitionId", "").rsplit("/", 1)[-1]

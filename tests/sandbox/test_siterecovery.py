@@ -18,7 +18,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from plmigrate.azure import AzureClients, Target, clients
+from plmigrate.azure import AzureClients, Target, arm_error, clients
 from plmigrate.sandbox import Sandbox
 from plmigrate.sandbox.serve import AdminClient, AdminError
 
@@ -517,3 +517,362 @@ def test_purge_removes_an_item_in_any_state_and_is_idempotent(world: World) -> N
     with pytest.raises(ResourceNotFoundError):
         world.get("srv-web-01")
     world.sr.replication_protected_items.begin_purge(*args).result()  # already gone: 204
+
+
+# -- Azure's preconditions: the enable job fails as it would in Azure --------------------------------
+def failed_job(world: World, server: str, **changes: Any) -> tuple[HttpResponseError, Any, Any]:
+    """Enable replication expecting the job to fail; (the poller's error, the job, the item)."""
+    poller = world.sr.replication_protected_items.begin_create(
+        *world.item_args(server), world.enable_input(server, **changes)
+    )
+    with pytest.raises(HttpResponseError) as failed:
+        poller.result()
+    item = world.get(server)
+    jobs = [j for j in world.sr.replication_jobs.list("rg-mig", "rsv1") if j.properties.target_object_name == server]
+    return failed.value, max(jobs, key=lambda j: j.properties.start_time), item
+
+
+def assert_failed(world: World, server: str, code: str, message_part: str, **changes: Any) -> Any:
+    error, job, item = failed_job(world, server, **changes)
+    assert arm_error(error)[0] == code
+    assert job.properties.state == "Failed"
+    [detail] = job.properties.errors
+    service = detail.service_error_details
+    assert service.code == code
+    assert message_part in service.message, service.message
+    assert service.possible_causes and service.recommended_action
+    assert job.properties.tasks[0].state == "Failed"
+    assert item.properties.protection_state == "EnablingFailed"
+    assert item.properties.allowed_operations == ["DisableProtection"]
+    assert item.properties.replication_health == "Critical"
+    assert item.properties.health_errors[0].error_code == code
+    assert item.properties.health_errors[0].recommended_action == service.recommended_action
+    return service
+
+
+def test_vault_endpoint_not_approved_with_public_access_disabled(world: World) -> None:
+    world.azure.recoveryservices.vaults.begin_update(
+        "rg-mig", "rsv1", {"properties": {"publicNetworkAccess": "Disabled"}}
+    ).result()
+    service = assert_failed(world, "srv-web-01", "PrivateEndpointConnectionNotApproved", "'rsv1'")
+    assert "public network access disabled" in service.message
+
+
+def test_vault_identity_without_roles_on_the_cache_account(make_sandbox: Callable[..., Sandbox]) -> None:
+    box = make_sandbox(scenario())
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    grant(azure, vault.identity.principal_id, CACHE, CONTRIBUTOR)  # the data role is missing
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    service = assert_failed(w, "srv-web-01", "StorageAccountAccessDenied", "Storage Blob Data Contributor")
+    assert vault.identity.principal_id in service.message
+    assert "Contributor," not in service.message  # only what is missing is named
+
+
+def test_roles_granted_at_the_resource_group_count(make_sandbox: Callable[..., Sandbox]) -> None:
+    box = make_sandbox(scenario())
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    grant(azure, vault.identity.principal_id, f"{RG}/rg-mig", CONTRIBUTOR, BLOB_DATA_CONTRIBUTOR)
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    assert w.enable("srv-web-01").properties.protection_state == "InitialReplicationInProgress"
+
+
+def test_cache_account_denying_public_access_needs_an_approved_blob_endpoint(world: World) -> None:
+    world.azure.storage.storage_accounts.update(
+        "rg-mig", "stcache01", {"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"}}}
+    )
+    assert_failed(world, "srv-web-01", "StorageAccountPrivateEndpointNotApproved", "'stcache01'")
+
+
+def test_premium_cache_account_is_refused(make_sandbox: Callable[..., Sandbox]) -> None:
+    world_def = scenario()
+    world_def["storage_accounts"][0]["sku"] = "Premium_LRS"
+    box = make_sandbox(world_def)
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    grant(azure, vault.identity.principal_id, CACHE, CONTRIBUTOR, "b7e6dc6d-f1e8-4753-8033-0f276bb0955b")
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    service = assert_failed(w, "srv-web-01", "CacheStorageAccountTypeNotSupported", "(Premium_LRS)")
+    assert "Standard general-purpose v2" in service.recommended_action
+
+
+def test_cache_account_with_blob_soft_delete_is_refused(world: World) -> None:
+    world.azure.storage.blob_services.set_service_properties(
+        "rg-mig", "stcache01", {"properties": {"deleteRetentionPolicy": {"enabled": True, "days": 7}}}
+    )
+    service = assert_failed(world, "srv-web-01", "CacheStorageAccountSoftDeleteEnabled", "retention 7 day(s)")
+    assert "Disable blob soft delete" in service.recommended_action
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "part"),
+    [
+        ({"targetResourceGroupId": f"{RG}/rg-nope"}, "TargetResourceGroupNotFound", "rg-nope"),
+        ({"targetNetworkId": VNET_PROD + "-nope"}, "TargetNetworkNotFound", "vnet-prod-nope"),
+        ({"targetSubnetName": "snet-nope"}, "TargetSubnetNotFound", "/subnets/snet-nope"),
+        ({"testNetworkId": VNET_TEST + "-nope"}, "TestNetworkNotFound", "vnet-test-nope"),
+        ({"testSubnetName": "snet-nope"}, "TestSubnetNotFound", "vnet-test/subnets/snet-nope"),
+        (
+            {"disksDefault": {"logStorageAccountId": CACHE + "x", "diskType": "Standard_LRS"}},
+            "StorageAccountNotFound",
+            "stcache01x",
+        ),
+    ],
+)
+def test_missing_targets_fail_the_enable_job(world: World, changes: dict[str, Any], code: str, part: str) -> None:
+    assert_failed(world, "srv-web-01", code, part, **changes)
+
+
+def test_machine_not_discovered_or_without_mobility_agent(world: World) -> None:
+    other = world.machine_id("srv-web-01").rsplit("/", 1)[0] + "/" + str(uuid.uuid4())
+    assert_failed(world, "srv-web-01", "DiscoveredMachineNotFound", "'app-01'", fabricDiscoveryMachineId=other)
+    service = assert_failed(world, "srv-noagent", "MobilityServiceNotInstalled", "'srv-noagent'")
+    assert "Install the Mobility service agent" in service.recommended_action
+    # Once a person installs the agent, a new enable (PUT on the failed item) succeeds.
+    world.admin.call("PATCH", "/siterecovery/machines/app-01/srv-noagent", {"mobility_agent": True})
+    item = world.enable("srv-noagent")
+    assert item.properties.protection_state == "InitialReplicationInProgress"
+    assert item.properties.health_errors == []
+
+
+@pytest.mark.parametrize(
+    ("details", "code", "part"),
+    [
+        ({"instanceType": "VMwareCbt"}, "InvalidInput", "'VMwareCbt' is not supported"),
+        ({"processServerId": str(uuid.UUID(int=7))}, "InvalidProcessServerId", "not registered with the fabric"),
+        ({"fabricDiscoveryMachineId": None}, "InvalidInput", "providerSpecificDetails.fabricDiscoveryMachineId"),
+        ({"disksDefault": None}, "InvalidInput", "disksDefault.logStorageAccountId"),
+    ],
+)
+def test_malformed_enable_input_is_refused_before_any_job(
+    world: World, details: dict[str, Any], code: str, part: str
+) -> None:
+    body = world.enable_input("srv-web-01", **details)
+    with pytest.raises(HttpResponseError) as refused:
+        world.sr.replication_protected_items.begin_create(*world.item_args("srv-web-01"), body)
+    assert (refused.value.status_code, refused.value.error.code) == (400, code)
+    assert part in refused.value.error.message
+    with pytest.raises(ResourceNotFoundError):
+        world.get("srv-web-01")
+
+
+def test_unknown_policy_is_refused(world: World) -> None:
+    body = world.enable_input("srv-web-01")
+    body["properties"]["policyId"] = world.reg["policy_id"] + "x"
+    with pytest.raises(HttpResponseError) as refused:
+        world.sr.replication_protected_items.begin_create(*world.item_args("srv-web-01"), body)
+    assert (refused.value.status_code, refused.value.error.code) == (400, "PolicyNotFound")
+
+
+def test_replication_waits_for_the_appliance_to_resolve_the_vaults_names(make_sandbox: Callable[..., Sandbox]) -> None:
+    box = make_sandbox(scenario())
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure, public="Disabled")
+    grant(azure, vault.identity.principal_id, CACHE, CONTRIBUTOR, BLOB_DATA_CONTRIBUTOR)
+    endpoint = vault_endpoint(azure, vault.id)
+    private_dns_for(azure, "pe-rsv1")
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    # Then on-prem DNS breaks: a stale answer for one of the vault's names.
+    fqdn = endpoint.custom_dns_configs[0].fqdn
+    admin.call("PUT", "/dns/faults", {"stale": {fqdn: "20.1.2.3"}})
+    item = w.enable("srv-web-01")  # the job itself succeeds
+    assert item.properties.protection_state == "InitialReplicationInProgress"
+    admin.advance(60)
+    item = w.get("srv-web-01")
+    assert item.properties.provider_specific_details.initial_replication_progress_percentage == 0
+    assert item.properties.replication_health == "Critical"
+    [error] = item.properties.health_errors
+    assert error.error_code == "ServiceEndpointNotReachableOverPrivateLink"
+    assert f"'{fqdn}' resolved to 20.1.2.3" in error.error_message
+    ps = w.sr.replication_fabrics.get("rg-mig", "rsv1", w.reg["fabric"]).properties.custom_details.process_servers[0]
+    assert ps.health == "Critical"
+    assert ps.health_errors[0].error_code == "ServiceEndpointNotReachableOverPrivateLink"
+    # DNS fixed: replication resumes from where it was.
+    admin.call("PUT", "/dns/faults", {})
+    w.get("srv-web-01")
+    admin.advance(15)
+    item = w.get("srv-web-01")
+    assert 45 <= item.properties.provider_specific_details.initial_replication_progress_percentage <= 55
+    assert item.properties.replication_health == "Normal"
+
+
+# -- faults ------------------------------------------------------------------------------------------
+def faulty(make_sandbox: Callable[..., Sandbox], fault: str) -> World:
+    world_def = scenario()
+    world_def["appliances"][0]["machines"][0]["fault"] = fault
+    box = make_sandbox(world_def)
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    grant(azure, vault.identity.principal_id, CACHE, CONTRIBUTOR, BLOB_DATA_CONTRIBUTOR)
+    admin = AdminClient(box.info)
+    return World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+
+
+def test_machine_fault_enable_fails(make_sandbox: Callable[..., Sandbox]) -> None:
+    w = faulty(make_sandbox, "enable_fails")
+    service = assert_failed(w, "srv-web-01", "InternalError", "'Enable replication' failed on the machine 'srv-web-01'")
+    assert service.recommended_action.startswith("Retry the operation")
+
+
+def test_machine_fault_replication_stalls_until_repaired(make_sandbox: Callable[..., Sandbox]) -> None:
+    w = faulty(make_sandbox, "replication_stalls")
+    w.enable("srv-web-01")
+    w.admin.advance(60)
+    item = w.get("srv-web-01")
+    details = item.properties.provider_specific_details
+    assert item.properties.protection_state == "InitialReplicationInProgress"
+    assert details.initial_replication_progress_percentage == 37
+    assert details.initial_replication_progress_health == "NoProgress"
+    assert details.resync_required == "true"
+    assert item.properties.replication_health == "Critical"
+    assert item.properties.health_errors[0].error_code == "ReplicationStalled"
+    assert item.properties.allowed_operations == ["DisableProtection", "RepairReplication"]
+    item = w.sr.replication_protected_items.begin_repair_replication(*w.item_args("srv-web-01")).result()
+    assert item.properties.replication_health == "Normal"
+    assert item.properties.provider_specific_details.resync_required == "false"
+    w.admin.advance(60)
+    assert w.get("srv-web-01").properties.protection_state == "Protected"
+
+
+def test_machine_fault_test_failover_fails_then_cleanup(make_sandbox: Callable[..., Sandbox]) -> None:
+    w = faulty(make_sandbox, "test_failover_fails")
+    w.enable("srv-web-01")
+    w.admin.advance(31)
+    args = w.item_args("srv-web-01")
+    with pytest.raises(HttpResponseError) as failed:
+        w.sr.replication_protected_items.begin_test_failover(*args, {"properties": {"networkId": VNET_TEST}}).result()
+    assert arm_error(failed.value)[0] == "InternalError"
+    item = w.get("srv-web-01")
+    assert item.properties.test_failover_state == "Failed"
+    assert item.properties.allowed_operations == ["TestFailoverCleanup"]
+    item = w.sr.replication_protected_items.begin_test_failover_cleanup(*args, {"properties": {}}).result()
+    assert item.properties.allowed_operations == ["TestFailover", "UnplannedFailover", "DisableProtection"]
+
+
+def test_machine_fault_failover_fails_and_can_be_retried(make_sandbox: Callable[..., Sandbox]) -> None:
+    w = faulty(make_sandbox, "failover_fails")
+    w.enable("srv-web-01")
+    w.admin.advance(31)
+    args = w.item_args("srv-web-01")
+    body = {"properties": {"providerSpecificDetails": {"instanceType": "InMageRcm", "performShutdown": "true"}}}
+    with pytest.raises(HttpResponseError) as failed:
+        w.sr.replication_protected_items.begin_unplanned_failover(*args, body).result()
+    assert arm_error(failed.value)[0] == "InternalError"
+    item = w.get("srv-web-01")
+    assert (item.properties.protection_state, item.properties.active_location) == ("Protected", "Primary")
+    assert item.properties.health_errors[0].error_code == "InternalError"
+    vm = f"{RG}/rg-target/providers/Microsoft.Compute/virtualMachines/srv-web-01"
+    assert w.get_vm(vm)[0] == 404
+    w.admin.call("PATCH", "/siterecovery/machines/app-01/srv-web-01", {"fault": None})
+    item = w.sr.replication_protected_items.begin_unplanned_failover(*args, body).result()
+    assert item.properties.protection_state == "UnplannedFailoverCompleted"
+    assert item.properties.health_errors == []
+    assert w.get_vm(vm)[0] == 200
+
+
+ITEM_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems"
+)
+
+
+def test_fault_api_fails_the_job_of_a_write(world: World) -> None:
+    world.admin.call(
+        "PUT",
+        "/faults",
+        [
+            {
+                "method": "POST",
+                "resource_type": ITEM_TYPE + "/testFailover",
+                "lro_failure": True,
+                "code": "TestFailoverInternalError",
+                "message": "Injected.",
+                "sequence": [True],
+            }
+        ],
+    )
+    world.enable("srv-web-01")
+    world.admin.advance(31)
+    args = world.item_args("srv-web-01")
+    with pytest.raises(HttpResponseError) as failed:
+        world.sr.replication_protected_items.begin_test_failover(
+            *args, {"properties": {"networkId": VNET_TEST}}
+        ).result()
+    assert arm_error(failed.value) == ("TestFailoverInternalError", "Injected.")
+    [job] = [
+        j for j in world.sr.replication_jobs.list("rg-mig", "rsv1") if j.properties.scenario_name == "TestFailover"
+    ]
+    assert job.properties.errors[0].service_error_details.code == "TestFailoverInternalError"
+    # The sequence is spent: the next test failover succeeds (after the failed one's cleanup).
+    world.sr.replication_protected_items.begin_test_failover_cleanup(*args, {"properties": {}}).result()
+    item = world.sr.replication_protected_items.begin_test_failover(*args, {"properties": {"networkId": VNET_TEST}})
+    assert item.result().properties.test_failover_state == "WaitingForCompletion"
+
+
+def test_fault_api_http_errors_and_latency_on_writes(world: World) -> None:
+    world.admin.call(
+        "PUT",
+        "/faults",
+        [{"method": "PUT", "resource_type": ITEM_TYPE, "status": 409, "code": "Conflict", "sequence": [True]}],
+    )
+    with pytest.raises(HttpResponseError) as refused:
+        world.enable("srv-web-01")
+    assert (refused.value.status_code, refused.value.error.code) == (409, "Conflict")
+    world.admin.call("PUT", "/latencies", [{"method": "PUT", "resource_type": ITEM_TYPE, "seconds": 40}])
+    poller = world.sr.replication_protected_items.begin_create(
+        *world.item_args("srv-web-01"), world.enable_input("srv-web-01"), polling=False
+    )
+    headers = poller.polling_method()._initial_response.http_response.headers  # type: ignore[attr-defined]
+    assert int(headers["Retry-After"]) >= 30
+    assert world.get("srv-web-01").properties.protection_state == "EnablingProtection"
+    world.admin.advance(41)
+    assert world.get("srv-web-01").properties.protection_state == "InitialReplicationInProgress"
+
+
+# -- update, jobs list -----------------------------------------------------------------------------
+def test_update_changes_the_target_until_failover(world: World) -> None:
+    world.enable("srv-web-01")
+    args = world.item_args("srv-web-01")
+    item = world.sr.replication_protected_items.begin_update(
+        *args,
+        {
+            "properties": {
+                "providerSpecificDetails": {
+                    "instanceType": "InMageRcm",
+                    "targetVmSize": "Standard_D4s_v5",
+                    "vmNics": [{"nicId": "x", "targetSubnetName": "snet-app", "testSubnetName": "snet-app"}],
+                }
+            }
+        },
+    ).result()
+    assert item.properties.provider_specific_details.target_vm_size == "Standard_D4s_v5"
+    world.admin.advance(31)
+    world.sr.replication_protected_items.begin_unplanned_failover(*args, {"properties": {}}).result()
+    _, vm = world.get_vm(f"{RG}/rg-target/providers/Microsoft.Compute/virtualMachines/srv-web-01")
+    assert vm["properties"]["hardwareProfile"]["vmSize"] == "Standard_D4s_v5"
+    with pytest.raises(HttpResponseError) as refused:
+        world.sr.replication_protected_items.begin_update(*args, {"properties": {"recoveryAzureVMSize": "A1"}})
+    assert refused.value.error.code == "OperationNotAllowed"
+    assert "'UnplannedFailoverCompleted'" in refused.value.error.message
+
+
+def test_jobs_list_filters_on_time_and_status(world: World) -> None:
+    world.enable("srv-web-01")
+    world.admin.advance(3600)
+    world.enable("srv-lnx-01")
+    all_jobs = list(world.sr.replication_jobs.list("rg-mig", "rsv1"))
+    assert len(all_jobs) == 2
+    second = max(all_jobs, key=lambda j: j.properties.start_time)
+    since = (second.properties.start_time.replace(microsecond=0)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter=f"startTime ge '{since}'"))
+    assert [j.name for j in recent] == [second.name]
+    earlier = list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter=f"endTime le '{since}'"))
+    assert [j.name for j in earlier] == [j.name for j in all_jobs if j.name != second.name]
+    assert list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter="jobStatus eq 'Failed'")) == []
+    with pytest.raises(HttpResponseError) as refused:
+        list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter="color eq 'blue'"))
+    assert refused.value.error.code == "InvalidFilter"
