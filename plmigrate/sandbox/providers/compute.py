@@ -15,10 +15,9 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox import lro
-from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found
+from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found, paged
 from plmigrate.sandbox.providers import network
 from plmigrate.sandbox.providers.resources import require_group
-from plmigrate.sandbox.providers.siterecovery.paging import paged
 from plmigrate.sandbox.world import World
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"

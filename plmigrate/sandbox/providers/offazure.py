@@ -20,9 +20,8 @@ import time
 import uuid
 from typing import Any
 
-from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found
+from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found, paged
 from plmigrate.sandbox.providers.resources import require_group
-from plmigrate.sandbox.providers.siterecovery.paging import paged
 from plmigrate.sandbox.scenario import ApplianceSeed, MachineSeed
 from plmigrate.sandbox.world import World
 

@@ -4,7 +4,7 @@ Modules: `routes` (the REST surface under a vault), `infra` (what appliance regi
 fabric, container, policy, mapping, provider; their live health), `items` (the protected item
 state machine), `jobs` (one per write, settled when read), `checks` (Azure's preconditions read
 from the other providers' state), `errors` (job errors and refusals), `clock` (scaled time the
-admin API advances), `paging`. Nothing exists before an appliance registers, so `seed` is empty.
+admin API advances). Nothing exists before an appliance registers, so `seed` is empty.
 """
 
 from __future__ import annotations

@@ -13,10 +13,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found, paged
 from plmigrate.sandbox.providers.recoveryservices import VAULT, require_vault
 from plmigrate.sandbox.providers.siterecovery import clock, errors, infra, items, jobs
-from plmigrate.sandbox.providers.siterecovery.paging import paged
 
 FABRICS = VAULT + "/replicationFabrics"
 FABRIC = FABRICS + "/{fabricName}"
