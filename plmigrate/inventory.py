@@ -20,7 +20,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -142,6 +142,21 @@ class Server(BaseModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags for the migrated VM (CSV: key=value;key=value, YAML: a mapping)."
     )
+    target_vm_size: str | None = Field(
+        default=None,
+        description="The Azure VM size of the migrated VM (e.g. Standard_D4s_v5). Empty: Azure picks one that fits.",
+    )
+    license_type: Literal["NoLicenseType", "WindowsServer"] | None = Field(
+        default=None,
+        description="Azure Hybrid Benefit for Windows Server: WindowsServer, or NoLicenseType. Empty: not specified.",
+    )
+    test_vnet: VnetName | None = Field(
+        default=None,
+        description="The isolated VNet its test migration runs in, when not the business unit's test network.",
+    )
+    test_subnet: SubnetName | None = Field(
+        default=None, validate_default=True, description="The subnet of test_vnet (with test_vnet)."
+    )
 
     def __hash__(self) -> int:
         # Server names are unique (case-insensitive) within an inventory; tags (a dict) are not hashable.
@@ -160,6 +175,31 @@ class Server(BaseModel):
     def _lower(cls, value: Any) -> Any:
         # Storage account names are lower-case in Azure; wave labels compare case-insensitively.
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("target_vm_size", mode="before")
+    @classmethod
+    def _vm_size(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not re.match(r"^[A-Za-z][A-Za-z0-9_-]{1,63}$", value.strip()):
+            raise ValueError(f"{value!r} is not an Azure VM size — write it as Azure names it, e.g. Standard_D4s_v5")
+        return value
+
+    @field_validator("license_type", mode="before")
+    @classmethod
+    def _license_spelling(cls, value: Any) -> Any:
+        # Spreadsheets write "Windows Server", "windowsserver", "none".
+        if isinstance(value, str):
+            key = re.sub(r"[\s_-]", "", value).lower()
+            return {"windowsserver": "WindowsServer", "nolicensetype": "NoLicenseType", "none": "NoLicenseType"}.get(
+                key, value
+            )
+        return value
+
+    @field_validator("test_subnet")
+    @classmethod
+    def _test_network_whole(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "test_vnet" in info.data and bool(info.data["test_vnet"]) != bool(value):
+            raise ValueError("test_vnet and test_subnet go together — fill in both, or neither")
+        return value
 
     @field_validator("tags", mode="before")
     @classmethod

@@ -9,10 +9,12 @@ form. Bad input becomes one `InputError` listing every problem as "field.path: w
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import ipaddress
 import re
 import typing
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,7 +31,11 @@ __all__ = [
     "Appliance",
     "ApprovalPolicy",
     "BusinessUnit",
+    "CutoverPolicy",
+    "CutoverWindow",
+    "LifecycleTimeouts",
     "Limits",
+    "Migration",
     "StorageAccountRef",
     "SubnetRef",
     "Timeouts",
@@ -321,6 +327,105 @@ class Limits(_Section):
     )
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError(f"{value!r} is not a time of day — write it as HH:MM on a 24-hour clock, e.g. 22:00")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone — use an IANA name such as Europe/Paris, America/New_York or UTC"
+        ) from None
+    return value
+
+
+class CutoverWindow(_Section):
+    """A weekly window in which cutover (failover, commit, removal of replication) may run."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        min_length=1, description="The days the window opens on (mon, tue, wed, thu, fri, sat, sun)."
+    )
+    start: Annotated[str, AfterValidator(_clock)] = Field(description="When it opens, local time, HH:MM (e.g. 22:00).")
+    end: Annotated[str, AfterValidator(_clock)] = Field(
+        description="When it closes, local time, HH:MM; at or before start means the next day (22:00-06:00)."
+    )
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _lower_days(cls, value: Any) -> Any:
+        return [d.strip().lower()[:3] if isinstance(d, str) else d for d in value] if isinstance(value, list) else value
+
+    def as_times(self) -> tuple[tuple[str, ...], dt.time, dt.time]:
+        """(days, start, end) as the lifecycle's window rules take them."""
+        return tuple(self.days), dt.time.fromisoformat(self.start.zfill(5)), dt.time.fromisoformat(self.end.zfill(5))
+
+
+class CutoverPolicy(_Section):
+    """When and how cutover is allowed: inside declared windows, after a change ticket is approved."""
+
+    time_zone: Annotated[str, AfterValidator(_time_zone)] = Field(
+        default="UTC", description="The time zone the windows are in, as an IANA name (e.g. Europe/Paris)."
+    )
+    windows: list[CutoverWindow] = Field(
+        default_factory=list,
+        description="The weekly cutover windows. None declared: cutover is refused (declare at least one).",
+    )
+    approval_timeout_seconds: float = Field(
+        default=3600, gt=0, description="How long a run paused in the UI for cutover approval waits before it fails."
+    )
+
+
+class LifecycleTimeouts(_Section):
+    """How long a wave waits for Site Recovery to finish each part of a server's lifecycle. What is still
+    on its way at the timeout is reported; a re-run picks it up."""
+
+    enable_seconds: float = Field(default=1800, gt=0, description="Enable-replication jobs to finish.")
+    initial_replication_seconds: float = Field(
+        default=86400, gt=0, description="Initial replication to reach a recovery point (hours for large disks)."
+    )
+    test_failover_seconds: float = Field(default=3600, gt=0, description="Test migration and its cleanup jobs.")
+    cutover_seconds: float = Field(default=3600, gt=0, description="Failover, commit and removal jobs.")
+    poll_seconds: float = Field(
+        default=30, gt=0, description="Pause between reads of the servers' replication state while waiting."
+    )
+
+    def for_kind(self, kind: str) -> float:
+        """The timeout of a wait kind (plmigrate.lifecycle.WAIT_KIND)."""
+        return float(getattr(self, f"{kind}_seconds"))
+
+
+class Migration(_Section):
+    """What moving servers needs beyond the landing zone: the replication policy, the isolated test
+    network, cutover windows and how long to wait for Site Recovery."""
+
+    policy: SimpleName = Field(
+        description="The InMageRcm replication policy in the vault that servers are enabled with (e.g. policy-24h)."
+    )
+    test_network: SubnetRef = Field(
+        description=(
+            "The isolated VNet and subnet test migrations run in: never the production VNet, and not peered to "
+            "it (a test VM on a connected network can rewrite AD DNS and break replication)."
+        )
+    )
+    cutover: CutoverPolicy = Field(default_factory=CutoverPolicy, description="Cutover windows and approval.")
+    timeouts: LifecycleTimeouts = Field(
+        default_factory=LifecycleTimeouts, description="How long to wait for Site Recovery's jobs."
+    )
+    heartbeat_max_age_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="A process server whose last heartbeat is older than this is treated as unhealthy.",
+    )
+
+
 def _default_tags() -> dict[str, str]:
     return dict(DEFAULT_TAGS)
 
@@ -362,6 +467,10 @@ class BusinessUnit(_Section):
     )
     timeouts: Timeouts = Field(default_factory=Timeouts, description="How long to wait for DNS and roles.")
     limits: Limits = Field(default_factory=Limits, description="Concurrency bounds.")
+    migration: Migration | None = Field(
+        default=None,
+        description="Replication, test migration and cutover settings; needed to take a wave past 'ready'.",
+    )
     tags: dict[str, str] = Field(
         default_factory=_default_tags,
         description="Tags put on every resource plmigrate creates; managed-by: plmigrate is always added.",

@@ -332,6 +332,11 @@ ROW_BAD_VALUES: dict[str, st.SearchStrategy[str]] = {
     "target_resource_group": bad_name(90, "rg-finance"),
     "target_vnet": bad_name(64, "vnet-hub"),
     "target_subnet": bad_name(80, "snet-fin"),
+    "target_vm_size": st.sampled_from(["D4 s v5", "4cores", "Standard D4", "_x", "a/b"]),
+    "license_type": st.sampled_from(["BYOL", "yes", "LinuxServer"]),
+    "test_vnet": bad_name(64, "vnet-test").filter(lambda t: t.strip() != ""),  # empty: the BU's test network
+    # A well-formed subnet without its test_vnet is refused too (they go together).
+    "test_subnet": st.one_of(bad_name(80, "snet-test").filter(lambda t: t.strip() != ""), st.just("snet-test")),
     "business_unit": st.one_of(
         bad_name(63, "finance"),
         st.from_regex(r"[A-Za-z][a-z0-9-]{0,10}", fullmatch=True).filter(lambda t: t.lower() != "finance"),
@@ -454,4 +459,5 @@ def test_a_deeply_nested_inventory_file_is_an_input_error(scratch: Path) -> None
 
 
 def test_optional_columns_are_what_the_properties_assume() -> None:
-    assert set(OPTIONAL_COLUMNS) == {"cache_account", "tags"}
+    lifecycle = {"target_vm_size", "license_type", "test_vnet", "test_subnet"}
+    assert set(OPTIONAL_COLUMNS) == {"cache_account", "tags", *lifecycle}

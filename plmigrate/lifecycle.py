@@ -1,0 +1,608 @@
+"""Pure decisions of a server's migration lifecycle: which stage a server is in, read from what
+Azure Site Recovery says about it (its protected item, that item's job, the migrated VM), and
+which action it needs next to move towards a target stage. No I/O: the lifecycle flow feeds
+these the facts its tasks read, so the same facts always give the same answer.
+
+Stages, in order (a server only moves forward):
+
+    ready → replicating → replicated → test-migrated → tested → migrated → completed
+
+plus `blocked` (with the reason and the fix) beside any of them. Each stage is entered by one
+Site Recovery operation (`ENTERED_BY`); while that operation's job runs, the server is still in
+the stage before, moving. Facts: DESIGN.md ("Site Recovery"), docs/lifecycle.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Stage = Literal["blocked", "ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"]
+
+ORDER: tuple[Stage, ...] = ("ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed")
+STAGES: tuple[Stage, ...] = ("blocked", *ORDER)
+CUTOVER_STAGES: frozenset[str] = frozenset({"migrated", "completed"})
+
+Action = Literal["enable", "test_failover", "test_failover_cleanup", "unplanned_failover", "commit", "remove"]
+
+# The operation that takes a server into each stage, and the name Azure lists it under in
+# `allowedOperations` (enable has none: an item that does not exist lists nothing).
+ENTERED_BY: dict[Stage, Action] = {
+    "replicating": "enable",
+    "replicated": "enable",  # initial replication is Azure's work after the enable job, not a new write
+    "test-migrated": "test_failover",
+    "tested": "test_failover_cleanup",
+    "migrated": "unplanned_failover",
+    "completed": "remove",
+}
+ALLOWED_OPERATION: dict[Action, str | None] = {
+    "enable": None,
+    "test_failover": "TestFailover",
+    "test_failover_cleanup": "TestFailoverCleanup",
+    "unplanned_failover": "UnplannedFailover",
+    "commit": "Commit",
+    "remove": "DisableProtection",
+}
+# A job's `scenarioName` (and an item's `currentScenario.scenarioName`) -> the action it carries out.
+SCENARIOS: dict[str, Action] = {
+    "enabledr": "enable",
+    "enableprotection": "enable",
+    "testfailover": "test_failover",
+    "testfailovercleanup": "test_failover_cleanup",
+    "unplannedfailover": "unplanned_failover",
+    "failover": "unplanned_failover",
+    "commitfailover": "commit",
+    "failovercommit": "commit",
+    "commit": "commit",
+    "disabledr": "remove",
+    "disableprotection": "remove",
+}
+# Where each action's job, once it succeeds, leaves the server.
+DESTINATION: dict[Action, Stage] = {
+    "enable": "replicating",
+    "test_failover": "test-migrated",
+    "test_failover_cleanup": "tested",
+    "unplanned_failover": "migrated",
+    "commit": "migrated",
+    "remove": "completed",
+}
+# The stage a server stays in while that action's job is running.
+BEFORE: dict[Action, Stage] = {
+    "enable": "ready",
+    "test_failover": "replicated",
+    "test_failover_cleanup": "test-migrated",
+    "unplanned_failover": "tested",
+    "commit": "tested",
+    "remove": "migrated",
+}
+RUNNING_JOB_STATES = frozenset({"notstarted", "inprogress", "suspended", "cancelling"})
+FAILED_JOB_STATES = frozenset({"failed", "cancelled", "completedwithinformation_failed"})
+VERB: dict[Action, str] = {
+    "enable": "enabling replication",
+    "test_failover": "test migration (test failover)",
+    "test_failover_cleanup": "test migration cleanup",
+    "unplanned_failover": "cutover (failover with source shutdown)",
+    "commit": "commit of the failover",
+    "remove": "removing replication (migration complete)",
+}
+
+
+def rank(stage: Stage) -> int:
+    """Position in ORDER; `blocked` ranks before `ready` (it has not moved anywhere)."""
+    return ORDER.index(stage) if stage in ORDER else -1
+
+
+def parse_stage(text: str) -> Stage:
+    """A stage as typed on the command line; ValueError naming the stages."""
+    value = text.strip().lower().replace("_", "-")
+    if value not in ORDER:
+        raise ValueError(f"--to: unknown stage {text!r} — use one of: {', '.join(ORDER)}")
+    return value  # type: ignore[return-value]
+
+
+def stages_between(current: Stage, target: Stage) -> list[Stage]:
+    """The stages a server passes through from `current` (exclusive) to `target` (inclusive)."""
+    return [s for s in ORDER if rank(current) < rank(s) <= rank(target)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reading Azure's facts
+
+
+def _props(resource: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return (resource or {}).get("properties") or {}
+
+
+def _key(text: Any) -> str:
+    return str(text or "").replace(" ", "").replace("_", "").lower()
+
+
+def job_action(job: Mapping[str, Any] | None) -> Action | None:
+    """The action a job carries out, from its scenario name (None for jobs that are not ours to read)."""
+    return SCENARIOS.get(_key(_props(job).get("scenarioName")))
+
+
+def job_name(job_id: str | None) -> str | None:
+    """A job's name from its ARM ID (or an operation-status URL ending in it)."""
+    if not job_id:
+        return None
+    return job_id.rstrip("/").split("?")[0].rsplit("/", 1)[-1] or None
+
+
+def job_is_running(job: Mapping[str, Any] | None) -> bool:
+    return _key(_props(job).get("state")) in RUNNING_JOB_STATES
+
+
+def job_failed(job: Mapping[str, Any] | None) -> bool:
+    return _key(_props(job).get("state")) in FAILED_JOB_STATES
+
+
+def job_error(job: Mapping[str, Any]) -> tuple[str, str]:
+    """(reason, fix) from a failed job: Azure's error code and message, its recommended action as the
+    fix. Errors of the job's tasks are looked at when the job itself carries none."""
+    props = _props(job)
+    errors = list(props.get("errors") or [])
+    for task in props.get("tasks") or []:
+        errors += list((task or {}).get("errors") or [])
+    for error in errors:
+        service = (error or {}).get("serviceErrorDetails") or {}
+        provider = (error or {}).get("providerErrorDetails") or {}
+        code = service.get("code") or provider.get("errorCode")
+        message = service.get("message") or provider.get("errorMessage")
+        if code or message:
+            action = service.get("recommendedAction") or provider.get("recommendedAction") or ""
+            causes = service.get("possibleCauses") or provider.get("possibleCauses") or ""
+            fix = action or causes or "see the job in the vault's Site Recovery jobs; re-run the wave once fixed"
+            return f"{code or 'JobFailed'}: {message or props.get('stateDescription') or 'the job failed'}", fix
+    state = props.get("state") or "Failed"
+    return (
+        f"JobFailed: job {props.get('friendlyName') or job.get('name')} ended {state}",
+        "see the job in the vault's Site Recovery jobs; re-run the wave once fixed",
+    )
+
+
+def health_error(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The item's first health error as (reason, fix), or None when Azure reports none."""
+    for error in _props(item).get("healthErrors") or []:
+        code = error.get("errorCode") or "HealthError"
+        message = error.get("summaryMessage") or error.get("errorMessage") or ""
+        fix = error.get("recommendedAction") or error.get("possibleCauses") or ""
+        return f"{code}: {message}".rstrip(": "), fix
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Where a server stands
+
+
+@dataclass(frozen=True)
+class Position:
+    """A server's stage as Azure's facts show it, and what is going on there.
+
+    `running` is the action whose job is still running (the server is moving out of `stage`);
+    `failed` the action whose job failed last (the server is blocked, `resume` is where it stands);
+    `commit_pending` marks a failover that still needs its commit."""
+
+    stage: Stage
+    reason: str
+    fix: str = ""
+    progress: float | None = None
+    health: str = ""
+    running: Action | None = None
+    running_job: str | None = None
+    failed: Action | None = None
+    resume: Stage | None = None
+    commit_pending: bool = False
+    allowed: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def effective_stage(self) -> Stage:
+        """The stage the server is really in: for a blocked server, where it stopped."""
+        return (self.resume or self.stage) if self.stage == "blocked" else self.stage
+
+
+def allowed_operations(item: Mapping[str, Any] | None) -> frozenset[str]:
+    return frozenset(str(op) for op in _props(item).get("allowedOperations") or [])
+
+
+def _settled_stage(item: Mapping[str, Any]) -> tuple[Stage, bool, str]:
+    """(stage, commit pending, reason) of an item no job is working on."""
+    props = _props(item)
+    details = props.get("providerSpecificDetails") or {}
+    allowed = allowed_operations(item)
+    if _key(props.get("activeLocation")) == "recovery":
+        if "Commit" in allowed:
+            return "tested", True, "failed over (source shut down); the commit is next"
+        return "migrated", False, "failed over with the source shut down and committed; the VM runs in Azure"
+    test_state = _key(props.get("testFailoverState"))
+    if test_state not in ("", "none"):
+        return "test-migrated", False, "a test VM runs in the isolated test network; clean up once validated"
+    has_point = bool(details.get("lastRecoveryPointId") or details.get("lastRecoveryPointReceived"))
+    if "TestFailover" in allowed and has_point:
+        if props.get("lastSuccessfulTestFailoverTime"):
+            return "tested", False, "test migration done and cleaned up; ready for cutover"
+        return "replicated", False, "initial replication done; a recovery point exists"
+    return "replicating", False, "initial replication in progress"
+
+
+def stage_of(
+    item: Mapping[str, Any] | None,
+    job: Mapping[str, Any] | None = None,
+    vm_exists: bool = False,
+) -> Position:
+    """The stage of one server from Azure's facts.
+
+    `item` is its protected item (REST-shaped; None when it has none), `job` the item's current or
+    latest job (None when none is known), `vm_exists` whether the migrated VM, tagged by this tool,
+    exists (it tells `completed` from `ready` once the item is removed)."""
+    if item is None:
+        if job is not None and job_action(job) == "remove" and job_is_running(job):
+            return Position("migrated", "removing replication", running="remove", running_job=job.get("name"))
+        if vm_exists:
+            return Position("completed", "replication removed; the migrated VM is kept")
+        if job is not None and job_action(job) == "enable" and job_failed(job):
+            reason, fix = job_error(job)
+            return Position("blocked", f"enabling replication failed: {reason}", fix, failed="enable", resume="ready")
+        if job is not None and job_action(job) == "enable" and job_is_running(job):
+            return Position("ready", "enabling replication", running="enable", running_job=job.get("name"))
+        return Position("ready", "not replicating yet")
+
+    props = _props(item)
+    details = props.get("providerSpecificDetails") or {}
+    allowed = allowed_operations(item)
+    raw_progress = details.get("initialReplicationProgressPercentage")
+    progress = float(raw_progress) if isinstance(raw_progress, int | float) else None
+    health = str(props.get("replicationHealth") or "")
+    problem = health_error(item)
+
+    scenario = props.get("currentScenario") or {}
+    scenario_action = SCENARIOS.get(_key(scenario.get("scenarioName")))
+    current_job = job_name(scenario.get("jobId"))
+    is_current = job is not None and current_job is not None and (job.get("name") or "").lower() == current_job.lower()
+    if scenario_action and current_job and (job is None or not is_current or job_is_running(job)):
+        # Azure is working on the item: follow that job, never start another.
+        stage = "replicating" if scenario_action == "enable" else BEFORE[scenario_action]
+        if scenario_action == "enable" and _settled_stage(item)[0] != "replicating":
+            stage = _settled_stage(item)[0]
+        return Position(
+            stage,
+            f"{VERB[scenario_action]} in progress",
+            progress=progress,
+            health=health,
+            running=scenario_action,
+            running_job=current_job,
+            allowed=allowed,
+        )
+    if job is not None and job_is_running(job) and job_action(job):
+        running = job_action(job)
+        assert running is not None
+        return Position(
+            BEFORE[running] if running != "enable" else "replicating",
+            f"{VERB[running]} in progress",
+            progress=progress,
+            health=health,
+            running=running,
+            running_job=job.get("name"),
+            allowed=allowed,
+        )
+
+    stage, commit_pending, reason = _settled_stage(item)
+    if job is not None and job_failed(job) and job_action(job):
+        failed = job_action(job)
+        assert failed is not None
+        if rank(stage) < rank(DESTINATION[failed]) or (failed == "enable" and stage == "replicating"):
+            why, fix = job_error(job)
+            return Position(
+                "blocked",
+                f"{VERB[failed]} failed: {why}",
+                fix,
+                progress=progress,
+                health=health,
+                failed=failed,
+                resume=stage,
+                commit_pending=commit_pending,
+                allowed=allowed,
+            )
+    if stage == "replicating":
+        shown = f"{progress:g}%" if progress is not None else "starting"
+        reason = f"initial replication in progress ({shown})"
+        if problem:
+            return Position(
+                stage, f"{reason}; {health or 'unhealthy'}: {problem[0]}", problem[1], progress, health, allowed=allowed
+            )
+    return Position(stage, reason, progress=progress, health=health, commit_pending=commit_pending, allowed=allowed)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# What to do next
+
+
+@dataclass(frozen=True)
+class Next:
+    """The decision for one server: `act` (issue `action`), `wait` (Azure is working, or replication
+    is progressing), `done` (at or past the target) or `stuck` (needs a person; `reason` says why)."""
+
+    kind: Literal["act", "wait", "done", "stuck"]
+    action: Action | None = None
+    reason: str = ""
+
+
+def _needs(stage: Stage, commit_pending: bool, target: Stage) -> Action | Literal["wait"] | None:
+    """The action that moves a settled server on from `stage` towards `target` (None: arrived)."""
+    if rank(stage) >= rank(target) and not (commit_pending and rank(target) >= rank("migrated")):
+        return None
+    if commit_pending:
+        return "commit"
+    return {
+        "ready": "enable",
+        "replicating": "wait",  # initial replication is Azure's work
+        "replicated": "test_failover",
+        "test-migrated": "test_failover_cleanup",
+        "tested": "unplanned_failover",
+        "migrated": "remove",
+    }[stage]  # type: ignore[return-value]
+
+
+def next_action(
+    position: Position,
+    target: Stage,
+    allowed: Iterable[str] | None = None,
+    attempted: Iterable[Action] = (),
+    cutover_allowed: bool = True,
+) -> Next:
+    """What a server needs next to reach `target`.
+
+    `allowed` is the item's `allowedOperations` (defaults to what `position` read); `attempted` the
+    actions already issued for it in this run (a job of one of them that failed is not retried in
+    the same run); `cutover_allowed` whether cutover writes may be issued now (an approved change,
+    inside a cutover window)."""
+    allowed_now = frozenset(allowed) if allowed is not None else position.allowed
+    if position.running:
+        return Next("wait", reason=f"{VERB[position.running]} in progress (job {position.running_job})")
+    stage = position.effective_stage
+    if position.stage == "blocked":
+        if position.failed in set(attempted):
+            return Next("stuck", reason=position.reason)
+        if position.failed == "enable" and stage == "replicating":
+            # The item exists but its enable failed: Azure needs it disabled before a new enable.
+            return Next("stuck", reason=position.reason)
+    needed = _needs(stage, position.commit_pending, target)
+    if needed is None:
+        return Next("done")
+    if needed == "wait":
+        return Next("wait", reason=position.reason)
+    if needed in ("unplanned_failover", "commit", "remove") and not cutover_allowed:
+        return Next("stuck", needed, reason="cutover not approved or outside a cutover window")
+    operation = ALLOWED_OPERATION[needed]
+    if operation is not None and operation not in allowed_now:
+        listed = ", ".join(sorted(allowed_now)) or "none"
+        return Next(
+            "stuck",
+            needed,
+            reason=f"Azure does not allow {operation} on the item now (allowed: {listed}); {position.reason}",
+        )
+    return Next("act", needed)
+
+
+def reached(position: Position, target: Stage) -> bool:
+    """Whether a server stands at or past `target`, with nothing of its own still running."""
+    if position.stage == "blocked" or position.running:
+        return False
+    if position.commit_pending and rank(target) >= rank("migrated"):
+        return False
+    return rank(position.stage) >= rank(target)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Deadlines and cutover windows
+
+WAIT_KIND: dict[Stage, str] = {
+    "ready": "enable",
+    "replicating": "initial_replication",
+    "replicated": "test_failover",
+    "test-migrated": "test_failover",
+    "tested": "cutover",
+    "migrated": "cutover",
+}
+
+
+def wait_kind(position: Position) -> str:
+    """Which of the business unit's lifecycle timeouts bounds a server's current wait."""
+    return WAIT_KIND.get(position.effective_stage, "cutover")
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly cutover window: on `days`, from `start` to `end` local time (an end at or before the
+    start runs past midnight into the next day)."""
+
+    days: tuple[str, ...]
+    start: dt.time
+    end: dt.time
+
+    def occurrences(self, around: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """This window's openings from a week before `around` to a week after (local, aware)."""
+        out = []
+        base = around.date()
+        for offset in range(-8, 9):
+            day = base + dt.timedelta(days=offset)
+            if WEEKDAYS[day.weekday()] not in self.days:
+                continue
+            opens = dt.datetime.combine(day, self.start, tzinfo=around.tzinfo)
+            closes_day = day if self.end > self.start else day + dt.timedelta(days=1)
+            closes = dt.datetime.combine(closes_day, self.end, tzinfo=around.tzinfo)
+            out.append((opens, closes))
+        return out
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    inside: bool
+    closes: dt.datetime | None = None  # when inside: when this window ends
+    next_opens: dt.datetime | None = None  # when outside: when the next one starts
+    next_closes: dt.datetime | None = None
+
+    def describe(self) -> str:
+        if self.inside and self.closes:
+            return f"inside a cutover window until {self.closes.isoformat(timespec='minutes')}"
+        if self.next_opens and self.next_closes:
+            return (
+                f"outside the cutover windows; the next opens {self.next_opens.strftime('%a')} "
+                f"{self.next_opens.isoformat(timespec='minutes')} and closes "
+                f"{self.next_closes.isoformat(timespec='minutes')}"
+            )
+        return "outside the cutover windows, and none is declared"
+
+
+def check_window(windows: Iterable[Window], now: dt.datetime) -> WindowCheck:
+    """Whether `now` (aware, in the business unit's time zone) is inside one of the windows, and
+    if not, when the next one opens."""
+    spans = sorted(span for w in windows for span in w.occurrences(now))
+    inside = [closes for opens, closes in spans if opens <= now < closes]
+    if inside:
+        return WindowCheck(True, closes=max(inside))
+    upcoming = [(opens, closes) for opens, closes in spans if opens > now]
+    if upcoming:
+        return WindowCheck(False, next_opens=upcoming[0][0], next_closes=upcoming[0][1])
+    return WindowCheck(False)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Matching servers to protected items
+
+
+def match_items(
+    servers: Iterable[str],
+    machine_ids: Mapping[str, str | None],
+    items: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, str]]:
+    """Each server's protected item: the item named after it, or one whose
+    `fabricDiscoveryMachineId` is the machine the appliance discovered for it (the portal may have
+    named it otherwise). Returns (server -> item, server -> problem) where a server with two items
+    is a problem, not a guess."""
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    by_machine: dict[str, list[Mapping[str, Any]]] = {}
+    for item in items:
+        by_name.setdefault(str(item.get("name", "")).lower(), []).append(item)
+        machine = (_props(item).get("providerSpecificDetails") or {}).get("fabricDiscoveryMachineId")
+        if machine:
+            by_machine.setdefault(str(machine).lower(), []).append(item)
+    found: dict[str, Mapping[str, Any]] = {}
+    problems: dict[str, str] = {}
+    for server in servers:
+        candidates = {str(i.get("id", "")).lower(): i for i in by_name.get(server.lower(), [])}
+        machine = machine_ids.get(server)
+        if machine:
+            candidates |= {str(i.get("id", "")).lower(): i for i in by_machine.get(machine.lower(), [])}
+        if len(candidates) == 1:
+            found[server] = next(iter(candidates.values()))
+        elif len(candidates) > 1:
+            names = ", ".join(sorted(str(i.get("name")) for i in candidates.values()))
+            problems[server] = f"replicated more than once (protected items: {names})"
+    return found, problems
+
+
+def latest_jobs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The most recent lifecycle job per target object (lower-cased item name and item ID both key it)."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for job in jobs:
+        if job_action(job) is None:
+            continue
+        props = _props(job)
+        started = str(props.get("startTime") or "")
+        for key in (props.get("targetObjectName"), props.get("targetObjectId")):
+            if not key:
+                continue
+            key = str(key).lower()
+            if key not in best or str(_props(best[key]).get("startTime") or "") <= started:
+                best[key] = job
+    return best
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# What the writes send (REST-shaped: the SDK sends dict bodies verbatim)
+
+
+@dataclass(frozen=True)
+class EnableSpec:
+    """Everything an InMageRcm enable needs for one server, resolved from the inventory, the
+    business unit, the appliance's fabric and the cache-account choice."""
+
+    machine_id: str  # the appliance's discovered machine (a Microsoft.OffAzure machine ID)
+    process_server_id: str
+    policy_id: str
+    log_storage_account_id: str  # the cache account
+    disk_type: str
+    target_resource_group_id: str
+    target_network_id: str
+    target_subnet: str
+    test_network_id: str
+    test_subnet: str
+    vm_name: str
+    vm_size: str | None = None
+    license_type: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+def enable_body(spec: EnableSpec) -> dict[str, Any]:
+    """The PUT body of `replicationProtectedItems/{server}` for InMageRcm."""
+    details: dict[str, Any] = {
+        "instanceType": "InMageRcm",
+        "fabricDiscoveryMachineId": spec.machine_id,
+        "processServerId": spec.process_server_id,
+        "disksDefault": {"logStorageAccountId": spec.log_storage_account_id, "diskType": spec.disk_type},
+        "targetResourceGroupId": spec.target_resource_group_id,
+        "targetNetworkId": spec.target_network_id,
+        "targetSubnetName": spec.target_subnet,
+        "testNetworkId": spec.test_network_id,
+        "testSubnetName": spec.test_subnet,
+        "targetVmName": spec.vm_name,
+        "targetVmTags": [{"tagName": k, "tagValue": v} for k, v in spec.tags],
+    }
+    if spec.vm_size:
+        details["targetVmSize"] = spec.vm_size
+    if spec.license_type:
+        details["licenseType"] = spec.license_type
+    return {"properties": {"policyId": spec.policy_id, "providerSpecificDetails": details}}
+
+
+def test_failover_body(test_network_id: str) -> dict[str, Any]:
+    """Test failover into the isolated test network (never the production VNet)."""
+    return {
+        "properties": {
+            "failoverDirection": "PrimaryToRecovery",
+            "networkType": "VmNetworkAsInput",
+            "networkId": test_network_id,
+            "providerSpecificDetails": {"instanceType": "InMageRcm", "networkId": test_network_id},
+        }
+    }
+
+
+def test_failover_cleanup_body(wave: str) -> dict[str, Any]:
+    return {"properties": {"comments": f"plmigrate: test migration of {wave} validated; cleaning up"}}
+
+
+def unplanned_failover_body() -> dict[str, Any]:
+    """Cutover: fail over with the source shut down first (no writes lost on the source)."""
+    return {
+        "properties": {
+            "failoverDirection": "PrimaryToRecovery",
+            "sourceSiteOperations": "Required",
+            "providerSpecificDetails": {"instanceType": "InMageRcm", "performShutdown": "true"},
+        }
+    }
+
+
+def remove_body() -> dict[str, Any]:
+    """Disable replication as a completed migration: the migrated VM is kept."""
+    return {"properties": {"disableProtectionReason": "MigrationComplete"}}
+
+
+def test_vm_name(vm_name: str) -> str:
+    """The name Site Recovery gives a test failover's VM."""
+    return f"{vm_name}-test"
