@@ -11,7 +11,9 @@ shows in the UI: in the servers table artifact and in a log line naming it.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
@@ -19,6 +21,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
+from flows.lifecycle import refusals, run_lifecycle
 from flows.private_link import (
     TASK_THREADS,
     StorageSide,
@@ -32,6 +35,7 @@ from flows.private_link import (
 )
 from plmigrate import progress
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
+from plmigrate.errors import InputError
 from plmigrate.facts import EndpointFacts
 from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
@@ -65,6 +69,18 @@ class WaveRun(BaseModel):
         description="'azure' (DefaultAzureCredential) or 'sandbox:INFO_FILE' (the emulator's info file).",
     )
     dry_run: bool = Field(default=False, description="Read everything and report what would change; write nothing.")
+    to: Literal["ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"] = Field(
+        default="ready",
+        description=(
+            "The stage to take every server to, through the stages before it: ready (landing zone only), "
+            "replicating, replicated, test-migrated, tested, migrated (cutover), completed (replication removed)."
+        ),
+    )
+    change: str | None = Field(
+        default=None,
+        description="The approved change ticket for a cutover (migrated/completed). Empty: the run pauses to ask.",
+    )
+    approver: str | None = Field(default=None, description="Who approved the change (recorded in the evidence).")
 
 
 def check_dns_per_appliance(
@@ -204,12 +220,21 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     description="Prepare the landing zone and storage accounts once, then record every server's readiness",
 )
 def migration_wave(run: WaveRun) -> WaveReport:
-    """Run one wave of one business unit's inventory (see deployments/)."""
+    """Run one wave of one business unit's inventory (see deployments/): the landing zone and each
+    server's readiness, then, with `to` past ready, the servers' lifecycle (flows/lifecycle.py)."""
     with failure_published(f"wave-failed-{Path(run.business_unit_file).stem}-{run.wave}", f"Wave {run.wave}"):
         bu = load_business_unit(run.business_unit_file)
         servers = load_inventory(run.inventory_file, bu, run.wave)
+        problems = refusals(bu, run.to, run.change, interactive=True, now=datetime.now(UTC))
+        if problems:
+            raise InputError(problems, source=f"wave {run.wave} of {bu.name}")
         target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
-        return run_wave(target, bu, run.wave, servers, run.dry_run)
+        report = run_wave(target, bu, run.wave, servers, run.dry_run)
+        if run.to != "ready":
+            report.lifecycle = run_lifecycle(
+                target, bu, run.wave, servers, report, run.to, run.change, run.approver, run.dry_run
+            )
+        return report
 
 
 if __name__ == "__main__":

@@ -108,23 +108,55 @@ def _progress_bar(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _refuse_lifecycle(args: argparse.Namespace) -> None:
+    """Exit 2 before anything runs when the target stage cannot be asked for now: no migration
+    section, a cutover without --change, or outside the cutover windows (the next one named)."""
+    if args.to == "ready":
+        return
+    from datetime import UTC, datetime
+
+    from flows.lifecycle import refusals
+    from plmigrate.model import load_business_unit
+
+    bu = load_business_unit(args.business_unit)
+    problems = refusals(bu, args.to, args.change, interactive=False, now=datetime.now(UTC))
+    if problems:
+        raise InputError(problems, source=f"wave {args.wave} of {bu.name}")
+
+
 def cmd_wave(args: argparse.Namespace) -> int:
     from flows.wave import WaveRun, migration_wave
     from plmigrate import progress
+    from plmigrate.lifecycle import render_lifecycle_markdown, stage_rows
     from plmigrate.wave import render_wave_markdown, server_rows
 
+    _refuse_lifecycle(args)
     run = WaveRun(
         business_unit_file=args.business_unit,
         inventory_file=_inventory_for(args.business_unit, args.inventory),
         wave=args.wave,
         target=_target(args),
         dry_run=args.dry_run,
+        to=args.to,
+        change=args.change,
+        approver=args.approver,
     )
     unsubscribe = progress.subscribe(_progress_bar)
     try:
         report = migration_wave(run)
     finally:
         unsubscribe()
+    if report.lifecycle is not None:
+        lifecycle = report.lifecycle
+        if args.json:
+            print(json.dumps(lifecycle.as_json(), indent=2))
+        else:
+            print(render_wave_markdown(report))
+            print(render_lifecycle_markdown(lifecycle, shown=0).split("| server |")[0].rstrip())
+            print(_table(stage_rows(lifecycle.servers), ["server", "stage", "progress", "health", "reason"]))
+        counts = ", ".join(f"{n} {stage}" for stage, n in lifecycle.counts.items() if n)
+        print(f"{counts}; {lifecycle.writes} writes", file=sys.stderr)
+        return EXIT_OK if lifecycle.all_reached() else EXIT_FAILURE
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
@@ -135,6 +167,26 @@ def cmd_wave(args: argparse.Namespace) -> int:
     counts = report.counts
     print(f"{counts['ready']} ready, {counts['blocked']} blocked", file=sys.stderr)
     return EXIT_FAILURE if counts["blocked"] else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.lifecycle import wave_status
+    from plmigrate.azure import resolve_target
+    from plmigrate.inventory import load_inventory
+    from plmigrate.lifecycle import stage_rows
+    from plmigrate.model import load_business_unit
+
+    bu = load_business_unit(args.business_unit)
+    servers = load_inventory(_inventory_for(args.business_unit, args.inventory), bu, args.wave)
+    target = resolve_target(_target(args), bu.subscription_id).paced(bu.limits)
+    report = wave_status(target, bu, args.wave, servers)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(_table(stage_rows(report.servers), ["server", "stage", "progress", "health", "reason", "fix"]))
+    counts = ", ".join(f"{n} {stage}" for stage, n in report.counts.items() if n)
+    print(f"{counts} ({report.reads_per_cycle} reads)", file=sys.stderr)
+    return EXIT_FAILURE if report.counts["blocked"] else EXIT_OK
 
 
 def _table(rows: list[dict[str, str]], columns: list[str]) -> str:
@@ -167,6 +219,15 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535; 0 picks a free one)")
     return value
+
+
+def _stage(text: str) -> str:
+    from plmigrate.lifecycle import parse_stage
+
+    try:
+        return parse_stage(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--to: ")) from None
 
 
 def _add_sandbox(commands: argparse._SubParsersAction) -> None:
@@ -240,8 +301,32 @@ def build_parser() -> argparse.ArgumentParser:
     wave.add_argument(
         "--inventory", metavar="FILE", help="the wave inventory (default: waves/<business unit>.csv beside BU_FILE)"
     )
+    wave.add_argument(
+        "--to",
+        metavar="STAGE",
+        type=_stage,
+        default="ready",
+        help="drive every server to this stage, through the ones before it: ready (default), replicating, "
+        "replicated, test-migrated, tested, migrated, completed",
+    )
+    wave.add_argument(
+        "--change", metavar="TICKET", help="the approved change ticket; required for --to migrated/completed"
+    )
+    wave.add_argument("--approver", metavar="NAME", help="who approved the change (default: your user name)")
     _add_target_options(wave)
     wave.set_defaults(func=cmd_wave)
+    status = commands.add_parser(
+        "status",
+        help="read every server's stage of a wave from Azure; writes nothing",
+        description="Exit 0 when no server is blocked, 1 when any is, 2 for invalid input.",
+    )
+    status.add_argument("business_unit", metavar="BU_FILE", help="the business-unit YAML file (see deployments/)")
+    status.add_argument("wave", metavar="WAVE", help="the wave, as named in the inventory (e.g. wave-01)")
+    status.add_argument(
+        "--inventory", metavar="FILE", help="the wave inventory (default: waves/<business unit>.csv beside BU_FILE)"
+    )
+    _add_target_options(status)
+    status.set_defaults(func=cmd_status)
     return parser
 
 

@@ -14,10 +14,14 @@ the stage before, moving. Facts: DESIGN.md ("Site Recovery"), docs/lifecycle.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic import Field as PydField
 
 Stage = Literal["blocked", "ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"]
 
@@ -183,7 +187,8 @@ class Position:
 
     `running` is the action whose job is still running (the server is moving out of `stage`);
     `failed` the action whose job failed last (the server is blocked, `resume` is where it stands);
-    `commit_pending` marks a failover that still needs its commit."""
+    `commit_pending` marks a failover that still needs its commit, `cleanup_due` a failed test
+    failover whose cleanup comes before a new one."""
 
     stage: Stage
     reason: str
@@ -195,6 +200,7 @@ class Position:
     failed: Action | None = None
     resume: Stage | None = None
     commit_pending: bool = False
+    cleanup_due: bool = False
     allowed: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -216,7 +222,13 @@ def _settled_stage(item: Mapping[str, Any]) -> tuple[Stage, bool, str]:
         if "Commit" in allowed:
             return "tested", True, "failed over (source shut down); the commit is next"
         return "migrated", False, "failed over with the source shut down and committed; the VM runs in Azure"
+    if _key(props.get("protectionState")) == "enablingfailed":
+        # Nothing replicates: a new enable (PUT) is what Azure accepts next.
+        return "ready", False, "enabling replication failed"
     test_state = _key(props.get("testFailoverState"))
+    if test_state == "failed":
+        # A failed test failover leaves its cleanup due before anything else is allowed.
+        return "replicated", False, "the test migration failed; its cleanup is due"
     if test_state not in ("", "none"):
         return "test-migrated", False, "a test VM runs in the isolated test network; clean up once validated"
     has_point = bool(details.get("lastRecoveryPointId") or details.get("lastRecoveryPointReceived"))
@@ -289,10 +301,11 @@ def stage_of(
         )
 
     stage, commit_pending, reason = _settled_stage(item)
+    cleanup_due = _key(props.get("testFailoverState")) == "failed"
     if job is not None and job_failed(job) and job_action(job):
         failed = job_action(job)
         assert failed is not None
-        if rank(stage) < rank(DESTINATION[failed]) or (failed == "enable" and stage == "replicating"):
+        if rank(stage) < rank(DESTINATION[failed]) or cleanup_due:
             why, fix = job_error(job)
             return Position(
                 "blocked",
@@ -303,6 +316,7 @@ def stage_of(
                 failed=failed,
                 resume=stage,
                 commit_pending=commit_pending,
+                cleanup_due=cleanup_due,
                 allowed=allowed,
             )
     if stage == "replicating":
@@ -312,7 +326,15 @@ def stage_of(
             return Position(
                 stage, f"{reason}; {health or 'unhealthy'}: {problem[0]}", problem[1], progress, health, allowed=allowed
             )
-    return Position(stage, reason, progress=progress, health=health, commit_pending=commit_pending, allowed=allowed)
+    return Position(
+        stage,
+        reason,
+        progress=progress,
+        health=health,
+        commit_pending=commit_pending,
+        cleanup_due=cleanup_due,
+        allowed=allowed,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -362,13 +384,11 @@ def next_action(
     if position.running:
         return Next("wait", reason=f"{VERB[position.running]} in progress (job {position.running_job})")
     stage = position.effective_stage
-    if position.stage == "blocked":
-        if position.failed in set(attempted):
-            return Next("stuck", reason=position.reason)
-        if position.failed == "enable" and stage == "replicating":
-            # The item exists but its enable failed: Azure needs it disabled before a new enable.
-            return Next("stuck", reason=position.reason)
+    if position.stage == "blocked" and position.failed in set(attempted):
+        return Next("stuck", reason=position.reason)
     needed = _needs(stage, position.commit_pending, target)
+    if needed is not None and position.cleanup_due:
+        needed = "test_failover_cleanup"
     if needed is None:
         return Next("done")
     if needed == "wait":
@@ -410,6 +430,12 @@ WAIT_KIND: dict[Stage, str] = {
 
 def wait_kind(position: Position) -> str:
     """Which of the business unit's lifecycle timeouts bounds a server's current wait."""
+    if position.running == "enable":
+        return "enable"
+    if position.running in ("test_failover", "test_failover_cleanup"):
+        return "test_failover"
+    if position.running:
+        return "cutover"
     return WAIT_KIND.get(position.effective_stage, "cutover")
 
 
@@ -606,3 +632,407 @@ def remove_body() -> dict[str, Any]:
 def test_vm_name(vm_name: str) -> str:
     """The name Site Recovery gives a test failover's VM."""
     return f"{vm_name}-test"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Preflight: the vault's Site Recovery setup per appliance, what it discovered, the networks
+
+
+def _stamp(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ApplianceSite:
+    """An appliance as the vault knows it: its fabric, container, process server and policy (or,
+    in `problem` and `fix`, why its servers cannot be enabled)."""
+
+    appliance: str
+    fabric: str = ""
+    container: str = ""
+    process_server_id: str = ""
+    policy_id: str = ""
+    vmware_site_id: str = ""
+    physical_site_id: str = ""
+    agents: tuple[tuple[str, str], ...] = ()  # registered mobility agents: (biosId, name), lower-cased
+    problem: str = ""
+    fix: str = ""
+
+    def site_for(self, source_type: str) -> str:
+        """The discovery site a server of this source type is found in (agent-based replication
+        treats everything but VMware as physical)."""
+        return self.vmware_site_id if source_type == "vmware" else self.physical_site_id
+
+
+def resolve_appliance(
+    setup: Mapping[str, list[Mapping[str, Any]]],
+    appliance: str,
+    vault_id: str,
+    policy: str | None,
+    now: dt.datetime,
+    heartbeat_max_age: float,
+) -> ApplianceSite:
+    """Find the appliance's InMageRcm fabric (friendlyName = appliance name), its container, the
+    policy that container is mapped to (or the named one), and check its process server is healthy
+    with a recent heartbeat."""
+    fabric = next(
+        (
+            f
+            for f in setup.get("fabrics", [])
+            if str(_props(f).get("friendlyName", "")).lower() == appliance.lower()
+            and _key((_props(f).get("customDetails") or {}).get("instanceType")) == "inmagercm"
+        ),
+        None,
+    )
+    if fabric is None:
+        return ApplianceSite(
+            appliance,
+            problem=f"appliance {appliance} is not registered with the vault",
+            fix=(
+                f"register it: on the appliance, use the vault's key file for {vault_id} (Azure Migrate > "
+                "Discover > generate the key), now that its DNS checks pass; then re-run the wave"
+            ),
+        )
+    details = _props(fabric).get("customDetails") or {}
+    fabric_id = str(fabric.get("id", "")).lower()
+    containers = [c for c in setup.get("containers", []) if str(c.get("id", "")).lower().startswith(fabric_id + "/")]
+    if not containers:
+        return ApplianceSite(
+            appliance,
+            fabric=fabric["name"],
+            problem=f"appliance {appliance}'s fabric has no protection container",
+            fix="finish the appliance's registration with the vault (it creates the container), then re-run",
+        )
+    container = containers[0]
+    container_id = str(container.get("id", "")).lower()
+    mapped = [
+        str(_props(m).get("policyId") or "")
+        for m in setup.get("mappings", [])
+        if str(m.get("id", "")).lower().startswith(container_id + "/")
+    ]
+    policies = {str(p.get("name", "")).lower(): str(p.get("id", "")) for p in setup.get("policies", [])}
+    site = ApplianceSite(
+        appliance,
+        fabric=fabric["name"],
+        container=container["name"],
+        vmware_site_id=str(details.get("vmwareSiteId") or ""),
+        physical_site_id=str(details.get("physicalSiteId") or ""),
+        agents=tuple(
+            (str(a.get("biosId") or "").lower(), str(a.get("name") or "").lower())
+            for a in details.get("replicationAgents") or []
+        ),
+    )
+    if policy:
+        policy_id = policies.get(policy.lower(), "")
+        if not policy_id:
+            known = ", ".join(sorted(policies)) or "none"
+            return dataclasses.replace(
+                site,
+                problem=f"replication policy {policy} is not in the vault (policies: {known})",
+                fix="correct migration.policy in the business-unit file, or leave it empty for the mapped one",
+            )
+        if mapped and policy_id.lower() not in {m.lower() for m in mapped}:
+            return dataclasses.replace(
+                site,
+                problem=f"policy {policy} is not mapped to appliance {appliance}'s protection container",
+                fix="map the policy to the container (Site Recovery infrastructure), or name the mapped policy",
+            )
+    elif len(mapped) == 1:
+        policy_id = mapped[0]
+    else:
+        return dataclasses.replace(
+            site,
+            problem=(
+                f"appliance {appliance}'s container is mapped to {len(mapped) or 'no'} "
+                f"{'policy' if len(mapped) == 1 else 'policies'}"
+            ),
+            fix="name the policy under migration.policy in the business-unit file"
+            if mapped
+            else "map an InMageRcm replication policy to the container (appliance registration does), then re-run",
+        )
+    servers = details.get("processServers") or []
+    if not servers:
+        return dataclasses.replace(
+            site,
+            policy_id=policy_id,
+            problem=f"appliance {appliance} has no process server",
+            fix="check the appliance's services",
+        )
+    ps = servers[0]
+    beat = _stamp(ps.get("lastHeartbeatUtc"))
+    age = (now - beat).total_seconds() if beat else None
+    site = dataclasses.replace(site, policy_id=policy_id, process_server_id=str(ps.get("id") or ""))
+    if _key(ps.get("health")) not in ("normal", "") or ps.get("healthErrors"):
+        errors = ps.get("healthErrors") or [{}]
+        first = errors[0]
+        message = first.get("summaryMessage") or first.get("errorMessage") or f"health {ps.get('health')}"
+        return dataclasses.replace(
+            site,
+            problem=f"process server of appliance {appliance} is unhealthy: {first.get('errorCode', '')} {message}",
+            fix=first.get("recommendedAction") or "check the appliance's connectivity to the vault's private endpoint",
+        )
+    if age is None or age > heartbeat_max_age:
+        when = ps.get("lastHeartbeatUtc") or "never"
+        return dataclasses.replace(
+            site,
+            problem=f"process server of appliance {appliance} last reported at {when}",
+            fix="check that the appliance is running and reaches the vault over the private endpoint",
+        )
+    return site
+
+
+def discovered_machine(
+    server: str, source_type: str, site: ApplianceSite, machines: Iterable[Mapping[str, Any]]
+) -> tuple[str | None, str, str]:
+    """(machine ID, problem, fix): the machine the appliance discovered under the server's name, and
+    whether its mobility agent is registered with the appliance."""
+    found = [m for m in machines if str(_props(m).get("displayName", "")).lower() == server.lower()]
+    if not found:
+        return (
+            None,
+            f"not discovered by appliance {site.appliance} (no machine named {server})",
+            "check the server's name in the inventory, or add its credentials/IP to the appliance's discovery",
+        )
+    if len(found) > 1:
+        return (
+            None,
+            f"appliance {site.appliance} discovered {len(found)} machines named {server}",
+            "remove the stale discovery, or rename so each server is found once",
+        )
+    machine = found[0]
+    props = _props(machine)
+    bios = str(props.get("biosId") or "").lower()
+    registered = any((bios and bios == b) or n == server.lower() for b, n in site.agents)
+    agent = props.get("mobilityAgent") or {}
+    if not registered and not agent.get("installed"):
+        return (
+            str(machine["id"]),
+            f"the mobility agent is not installed on {server} (or not registered with appliance {site.appliance})",
+            "install the mobility service on the server and register it with the appliance, then re-run",
+        )
+    return str(machine["id"]), "", ""
+
+
+def _peered(vnet: Mapping[str, Any] | None, other_id: str) -> bool:
+    for peering in _props(vnet).get("virtualNetworkPeerings") or []:
+        remote = ((peering.get("properties") or {}).get("remoteVirtualNetwork") or {}).get("id", "")
+        if str(remote).lower() == other_id.lower():
+            return True
+    return False
+
+
+def subnet_names(vnet: Mapping[str, Any] | None) -> set[str]:
+    return {str(s.get("name", "")).lower() for s in _props(vnet).get("subnets") or []}
+
+
+def test_network_problem(
+    test_vnet_id: str,
+    test_subnet: str,
+    test_vnet: Mapping[str, Any] | None,
+    target_vnets: Mapping[str, Mapping[str, Any] | None],
+) -> tuple[str, str] | None:
+    """Why a test network cannot take test migrations (missing, or peered to a target VNet), or None."""
+    if test_vnet is None:
+        return (
+            f"test network {test_vnet_id} does not exist",
+            "create the isolated test VNet (no peering to production), or correct migration.test_network",
+        )
+    if test_subnet.lower() not in subnet_names(test_vnet):
+        return f"test subnet {test_subnet} is not in {test_vnet_id}", "create the subnet or correct its name"
+    for target_id, target in target_vnets.items():
+        if target_id.lower() == test_vnet_id.lower():
+            return (
+                f"the test network is the production VNet {target_id}",
+                "give test migrations an isolated VNet: a test VM on a production network can rewrite AD DNS "
+                "and break replication",
+            )
+        if _peered(test_vnet, target_id) or _peered(target, test_vnet_id):
+            return (
+                f"test network {test_vnet_id} is peered to target VNet {target_id}",
+                "remove the peering or use an isolated VNet: a test VM on a connected network can rewrite AD DNS",
+            )
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Cutover approval
+
+
+def cutover_refusals(
+    target: Stage,
+    change: str | None,
+    windows: Iterable[Window],
+    now: dt.datetime,
+    interactive: bool = False,
+) -> list[str]:
+    """Why a run to `target` may not start at `now`, as "what — fix" lines (empty: it may).
+    `interactive`: the run can pause for approval in the UI, so a missing ticket is asked there."""
+    if target not in CUTOVER_STAGES:
+        return []
+    problems = []
+    if not change and not interactive:
+        problems.append(f"--change: --to {target} is a cutover and needs an approved change ticket — pass --change ID")
+    check = check_window(windows, now)
+    if not check.inside:
+        problems.append(f"cutover window: {check.describe()} — run then, or declare a window under migration.cutover")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Putting one read together, and the report
+
+
+def vm_id(resource_group_id: str, name: str) -> str:
+    return f"{resource_group_id}/providers/Microsoft.Compute/virtualMachines/{name}"
+
+
+def migrated_vms(vms: Iterable[Mapping[str, Any]], tags: Mapping[str, str]) -> set[str]:
+    """IDs (lower-cased) of the VMs that carry this tool's tags: migrated by us, not a namesake."""
+    ours = set()
+    for vm in vms:
+        found = vm.get("tags") or {}
+        if all(found.get(k) == v for k, v in tags.items()):
+            ours.add(str(vm.get("id", "")).lower())
+    return ours
+
+
+def job_for(
+    jobs: Mapping[str, Mapping[str, Any]], server: str, item: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """The latest job (of `latest_jobs`) about a server's item, by item ID, item name or server name."""
+    for key in (str((item or {}).get("id", "")), str((item or {}).get("name", "")), server):
+        if key and key.lower() in jobs:
+            return jobs[key.lower()]
+    return None
+
+
+def with_issued(position: Position, action: Action, job: str | None) -> Position:
+    """A write this run issued whose job Azure does not show yet (neither on the item nor as
+    failed) and whose effect is not visible: still running, so it is followed, never re-issued."""
+    if position.running or position.stage == "blocked" or rank(position.stage) > rank(BEFORE[action]):
+        return position
+    if action == "commit" and not position.commit_pending:
+        return position
+    return dataclasses.replace(position, running=action, running_job=job, reason=f"{VERB[action]} issued")
+
+
+class ServerStage(BaseModel):
+    """One server's stage as `plmigrate status`/`wave --json` print it."""
+
+    server: str
+    stage: Stage
+    reason: str
+    fix: str = ""
+    progress: float | None = None
+    health: str = ""
+    item_id: str | None = None
+    test_vm_id: str | None = None
+    vm_id: str | None = None
+
+
+def server_stage(
+    server: str, position: Position, item: Mapping[str, Any] | None, resource_group_id: str
+) -> ServerStage:
+    effective = position.effective_stage
+    test_vm = vm_id(resource_group_id, test_vm_name(server)) if effective == "test-migrated" else None
+    vm = vm_id(resource_group_id, server) if rank(effective) >= rank("migrated") or position.commit_pending else None
+    return ServerStage(
+        server=server,
+        stage=position.stage,
+        reason=position.reason,
+        fix=position.fix,
+        progress=position.progress,
+        health=position.health,
+        item_id=str(item["id"]) if item else None,
+        test_vm_id=test_vm,
+        vm_id=vm,
+    )
+
+
+class CutoverEvidence(BaseModel):
+    """Who approved the cutover, under which change, when and inside which window: the audit trail."""
+
+    change: str = ""
+    approver: str = ""
+    approved_at: str = ""
+    window: str = ""
+    servers: list[str] = PydField(default_factory=list, description="Servers approved for cutover (empty: all).")
+    refused: str = ""  # why cutover did not run, if it did not
+    cut_over: list[str] = PydField(default_factory=list, description="Servers a cutover write was issued for.")
+
+
+class LifecycleReport(BaseModel):
+    business_unit: str
+    wave: str
+    to: Stage
+    dry_run: bool = False
+    servers: list[ServerStage] = PydField(default_factory=list)
+    writes: int = 0
+    would: dict[str, int] = PydField(default_factory=dict, description="Dry run: writes per action it would issue.")
+    cycles: int = 0
+    reads_per_cycle: int = 0
+    arrived: int = PydField(default=0, description="Servers at or past the target with nothing still running.")
+    cutover: CutoverEvidence | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        tally = {stage: 0 for stage in STAGES}
+        for server in self.servers:
+            tally[server.stage] += 1
+        return tally
+
+    def all_reached(self) -> bool:
+        return self.arrived == len(self.servers)
+
+    def as_json(self) -> dict[str, Any]:
+        """The one object `--json` prints: servers and counts by stage (and the run's figures)."""
+        body = self.model_dump(mode="json")
+        body["counts"] = self.counts
+        return body
+
+
+def render_lifecycle_markdown(report: LifecycleReport, shown: int = 50) -> str:
+    counts = ", ".join(f"{n} {stage}" for stage, n in report.counts.items() if n)
+    lines = [
+        f"# Wave {report.wave} of {report.business_unit}: to {report.to}" + (" (dry run)" if report.dry_run else ""),
+        "",
+        f"**{len(report.servers)} servers: {counts or 'none'}.** Writes issued: {report.writes}.",
+    ]
+    if report.would:
+        lines += ["", "Would issue: " + ", ".join(f"{action}: {n}" for action, n in sorted(report.would.items()))]
+    if report.cutover:
+        c = report.cutover
+        lines += ["", "## Cutover", ""]
+        if c.refused:
+            lines.append(f"Not run: {c.refused}")
+        else:
+            lines += [
+                f"- change: **{c.change}**, approved by **{c.approver}** at {c.approved_at}",
+                f"- window: {c.window}",
+                f"- servers cut over this run: {', '.join(c.cut_over) or 'none'}",
+            ]
+    lines += ["", "| server | stage | progress | health | reason | fix |", "| --- | --- | --- | --- | --- | --- |"]
+    for s in report.servers[:shown]:
+        progress = f"{s.progress:g}%" if s.progress is not None else ""
+        lines.append(f"| {s.server} | {s.stage} | {progress} | {s.health} | {s.reason} | {s.fix} |")
+    if len(report.servers) > shown:
+        lines.append(f"| … | {len(report.servers) - shown} more in the servers table | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def stage_rows(servers: Iterable[ServerStage]) -> list[dict[str, str]]:
+    """The servers table: stage, progress, health, reason and fix per server."""
+    return [
+        {
+            "server": s.server,
+            "stage": s.stage,
+            "progress": f"{s.progress:g}%" if s.progress is not None else "",
+            "health": s.health,
+            "reason": s.reason,
+            "fix": s.fix,
+        }
+        for s in servers
+    ]

@@ -406,8 +406,12 @@ class Migration(_Section):
     """What moving servers needs beyond the landing zone: the replication policy, the isolated test
     network, cutover windows and how long to wait for Site Recovery."""
 
-    policy: SimpleName = Field(
-        description="The InMageRcm replication policy in the vault that servers are enabled with (e.g. policy-24h)."
+    policy: SimpleName | None = Field(
+        default=None,
+        description=(
+            "The InMageRcm replication policy servers are enabled with. Empty: the one the appliance's "
+            "protection container is mapped to (appliance registration makes it); name one when several are."
+        ),
     )
     test_network: SubnetRef = Field(
         description=(

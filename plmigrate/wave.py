@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from plmigrate.azure import arm_error
 from plmigrate.errors import StepFailed
 from plmigrate.inventory import Server
+from plmigrate.lifecycle import LifecycleReport
 from plmigrate.model import BusinessUnit
 from plmigrate.report import AccountReport
 from plmigrate.rules import AccountFacts, CacheChoice, select_cache_account
@@ -131,6 +132,7 @@ class WaveReport(BaseModel):
     accounts: list[AccountReport] = Field(default_factory=list)
     account_problems: dict[str, Problem] = Field(default_factory=dict)
     servers: list[ServerState] = Field(default_factory=list)
+    lifecycle: LifecycleReport | None = Field(default=None, description="With a target past ready: each stage.")
 
     @property
     def counts(self) -> dict[str, int]:

@@ -136,7 +136,6 @@ def test_a_finished_current_job_is_not_followed() -> None:
     ("facts", "scenario", "blocked_at"),
     [
         (None, "EnableDr", "ready"),
-        (REPLICATING, "EnableDr", "replicating"),
         (REPLICATED, "TestFailover", "replicated"),
         (TEST_MIGRATED, "TestFailoverCleanup", "test-migrated"),
         (TESTED, "UnplannedFailover", "tested"),
@@ -246,10 +245,25 @@ def test_a_failed_job_is_retried_on_a_new_run_but_not_in_the_same_one() -> None:
     assert next_action(failed, "replicated").kind == "done"
 
 
-def test_a_failed_enable_with_its_item_left_is_for_a_person() -> None:
-    position = stage_of(REPLICATING, job("j-e", "EnableDr", "Failed", code="E", message="m"))
-    assert position.stage == "blocked"
-    assert next_action(position, "replicated").kind == "stuck"
+def test_a_failed_enable_with_its_item_left_is_enabled_again_on_a_new_run() -> None:
+    left = item(allowed=("DisableProtection",), progress=0)
+    left["properties"]["protectionState"] = "EnablingFailed"
+    position = stage_of(left, job("j-e", "EnableDr", "Failed", code="E", message="m"))
+    assert (position.stage, position.effective_stage) == ("blocked", "ready")
+    assert next_action(position, "replicated") == lc.Next("act", "enable")
+    assert next_action(position, "replicated", attempted=["enable"]).kind == "stuck"
+
+
+def test_a_failed_test_failover_is_cleaned_up_before_it_is_tried_again() -> None:
+    failed_test = item(allowed=("TestFailoverCleanup",), progress=100, point=True, test_state="Failed")
+    position = stage_of(failed_test, job("j-t", "TestFailover", "Failed", code="E9", message="boot"))
+    assert (position.stage, position.effective_stage, position.cleanup_due) == ("blocked", "replicated", True)
+    assert "E9: boot" in position.reason
+    assert next_action(position, "tested") == lc.Next("act", "test_failover_cleanup")
+    assert next_action(position, "tested", attempted=["test_failover"]).kind == "stuck"
+    # Read without the job (older than the jobs read): still not test-migrated, cleanup first.
+    bare = stage_of(failed_test)
+    assert bare.stage == "replicated" and next_action(bare, "test-migrated").action == "test_failover_cleanup"
 
 
 def test_a_failed_enable_without_an_item_is_retried_on_a_new_run() -> None:
@@ -451,3 +465,71 @@ def test_inventory_lifecycle_columns(tmp_path: Path) -> None:
     assert "row 2, column target_vm_size" in text
     assert "row 2, column license_type" in text
     assert "row 3, column test_subnet: test_vnet and test_subnet go together" in text
+
+
+# -- the command line refuses before anything runs (exit 2, nothing read or written) ----------------------------
+
+
+def _bu_file(tmp_path: Path, windows: list[dict[str, Any]] | None, migration: bool = True) -> Path:
+    data = yaml.safe_load((ROOT / "deployments" / "finance.yaml").read_text())
+    if not migration:
+        del data["migration"]
+    elif windows is not None:
+        data["migration"]["cutover"]["windows"] = windows
+    path = tmp_path / "finance.yaml"
+    path.write_text(yaml.safe_dump(data))
+    (tmp_path / "waves").mkdir()
+    (tmp_path / "waves" / "finance.csv").write_text((ROOT / "deployments" / "waves" / "finance.csv").read_text())
+    return path
+
+
+ALWAYS = [{"days": list(lc.WEEKDAYS), "start": "00:00", "end": "00:00"}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "windows", "expected"),
+    [
+        (["--to", "migrated"], ALWAYS, "--change: --to migrated is a cutover and needs an approved change ticket"),
+        (["--to", "completed"], ALWAYS, "--change"),
+        (["--to", "migrated", "--change", "CHG-1"], [], "outside the cutover windows, and none is declared"),
+        (
+            ["--to", "completed", "--change", "CHG-1"],
+            [{"days": [lc.WEEKDAYS[(dt.datetime.now(dt.UTC).weekday() + 3) % 7]], "start": "12:00", "end": "12:01"}],
+            "outside the cutover windows; the next opens",
+        ),
+        (["--to", "sideways"], ALWAYS, "unknown stage 'sideways'"),
+    ],
+)
+def test_cutover_refusals_exit_2_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], windows: Any, expected: str
+) -> None:
+    from plmigrate.cli import main
+
+    bu = _bu_file(tmp_path, windows)
+    # No sandbox info file exists: reaching any Azure call would be a different error.
+    try:
+        code = main(["wave", str(bu), "wave-01", "--sandbox", str(tmp_path / "absent.json"), *argv])
+    except SystemExit as exit_:  # argparse's own refusal
+        code = int(exit_.code or 0)
+    assert code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_stage_past_ready_needs_the_migration_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from plmigrate.cli import main
+
+    bu = _bu_file(tmp_path, None, migration=False)
+    assert main(["wave", str(bu), "wave-01", "--to", "replicating", "--sandbox", str(tmp_path / "x.json")]) == 2
+    assert "migration: --to replicating needs the business unit's migration section" in capsys.readouterr().err
+
+
+def test_refusals_name_the_next_window() -> None:
+    windows = [lc.Window(("fri",), dt.time(22, 0), dt.time(6, 0))]
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
+    problems = lc.cutover_refusals("migrated", "CHG-9", windows, now)
+    assert problems == [
+        "cutover window: outside the cutover windows; the next opens Fri 2026-12-04T22:00-05:00 and closes "
+        "2026-12-05T06:00-05:00 — run then, or declare a window under migration.cutover"
+    ]
+    assert lc.cutover_refusals("tested", None, [], now) == []  # test migration is no cutover
+    assert lc.cutover_refusals("migrated", None, windows, now.replace(day=4, hour=23), interactive=True) == []
