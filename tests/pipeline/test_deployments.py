@@ -30,7 +30,11 @@ from tests.pipeline.conftest import ROOT, all_approvable, default_scenario, info
 
 PREFECT_YAML = ROOT / "prefect.yaml"
 POOL = "plmigrate-process"
-FLOWS = {"finance-wave": migration_wave, "finance-landing-zone": private_link_landing_zone}
+FLOWS = {
+    "finance-wave": migration_wave,
+    "finance-cutover": migration_wave,
+    "finance-landing-zone": private_link_landing_zone,
+}
 
 
 def load_project(text: str | None = None) -> PrefectYamlModel:
@@ -72,6 +76,10 @@ def test_prefect_yaml_validates_offline_and_matches_the_flows() -> None:
     assert (ROOT / run.business_unit_file).is_file() and (ROOT / run.inventory_file).is_file()
     [schedule] = wave.schedules
     assert (schedule.cron, schedule.timezone, schedule.active) == ("0 2 * * 6", "Europe/London", False)
+    assert run.to == "replicating"
+    cutover = by_name["finance-cutover"]
+    assert WaveRun.model_validate(cutover.parameters["run"]).to == "completed"
+    assert cutover.schedules == [] and not WaveRun.model_validate(cutover.parameters["run"]).change
     zone = by_name["finance-landing-zone"]
     assert set(zone.parameters) == {"business_unit_file", "target", "dry_run"}
     assert zone.schedules == []
