@@ -90,7 +90,7 @@ def _test_network(bu: BusinessUnit, server: Server) -> SubnetRef:
     base = bu.migration.test_network
     if server.test_vnet and server.test_subnet:
         return SubnetRef(resource_group=base.resource_group, vnet=server.test_vnet, subnet=server.test_subnet)
-    return base
+    return base.subnet_for(server.target_subnet)
 
 
 def _target_subnet(bu: BusinessUnit, server: Server) -> SubnetRef:

@@ -38,6 +38,7 @@ __all__ = [
     "Migration",
     "StorageAccountRef",
     "SubnetRef",
+    "TestNetwork",
     "Timeouts",
     "VnetRef",
     "describe_validation_error",
@@ -402,6 +403,27 @@ class LifecycleTimeouts(_Section):
         return float(getattr(self, f"{kind}_seconds"))
 
 
+class TestNetwork(VnetRef):
+    """The isolated VNet test migrations run in (not peered to the target VNets)."""
+
+    subnet: SubnetName | None = Field(
+        default=None,
+        description=(
+            "The subnet test VMs go in. Empty: the subnet of the same name as each server's target_subnet "
+            "(an isolated VNet that mirrors production's layout)."
+        ),
+    )
+
+    def subnet_for(self, target_subnet: str) -> SubnetRef:
+        """The test subnet of a server whose target subnet is `target_subnet`."""
+        return SubnetRef(
+            resource_group=self.resource_group,
+            vnet=self.vnet,
+            subscription_id=self.subscription_id,
+            subnet=self.subnet or target_subnet,
+        )
+
+
 class Migration(_Section):
     """What moving servers needs beyond the landing zone: the replication policy, the isolated test
     network, cutover windows and how long to wait for Site Recovery."""
@@ -413,7 +435,7 @@ class Migration(_Section):
             "protection container is mapped to (appliance registration makes it); name one when several are."
         ),
     )
-    test_network: SubnetRef = Field(
+    test_network: TestNetwork = Field(
         description=(
             "The isolated VNet and subnet test migrations run in: never the production VNet, and not peered to "
             "it (a test VM on a connected network can rewrite AD DNS and break replication)."

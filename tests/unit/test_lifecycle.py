@@ -407,7 +407,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_finance_example_declares_its_migration() -> None:
     bu = load_business_unit(ROOT / "deployments" / "finance.yaml")
     assert bu.migration is not None
-    assert bu.migration.test_network.vnet == "vnet-test-eastus"
+    assert bu.migration.test_network.vnet == "vnet-finance-test"
+    assert bu.migration.test_network.subnet_for("snet-fin-web").subnet == "snet-fin-web"
     assert bu.migration.cutover.time_zone == "America/New_York"
     days, start, end = bu.migration.cutover.windows[0].as_times()
     assert (days, start, end) == (("fri", "sat"), dt.time(22, 0), dt.time(6, 0))
@@ -422,7 +423,7 @@ def test_the_finance_example_declares_its_migration() -> None:
         ({"cutover": {"windows": [{"days": ["someday"], "start": "22:00", "end": "06:00"}]}}, "days"),
         ({"cutover": {"windows": [{"days": [], "start": "22:00", "end": "06:00"}]}}, "days"),
         ({"timeouts": {"poll_seconds": 0}}, "poll_seconds"),
-        ({"test_network": {"resource_group": "rg", "vnet": "v"}}, "test_network.subnet"),
+        ({"test_network": {"resource_group": "rg"}}, "test_network.vnet"),
         ({"colour": "blue"}, "unknown field"),
     ],
 )
