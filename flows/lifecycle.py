@@ -50,6 +50,7 @@ from tasks.replication import (
     read_resource_group_task,
     read_setup,
     read_setup_task,
+    read_vnets_task,
 )
 from tasks.reporting import artifact_key, publish_markdown
 
@@ -93,20 +94,17 @@ def _test_network(bu: BusinessUnit, server: Server) -> SubnetRef:
     return base.subnet_for(server.target_subnet)
 
 
-def _target_subnet(bu: BusinessUnit, server: Server) -> SubnetRef:
-    return SubnetRef(resource_group=server.target_resource_group, vnet=server.target_vnet, subnet=server.target_subnet)
-
-
 def _rg_id(bu: BusinessUnit, name: str) -> str:
     return f"/subscriptions/{bu.subscription_id}/resourceGroups/{name}"
 
 
 def preflight(
     target: Target, bu: BusinessUnit, servers: list[Server], to: lc.Stage
-) -> tuple[dict[str, lc.ApplianceSite], dict[str, str], dict[str, tuple[str, str]]]:
+) -> tuple[dict[str, lc.ApplianceSite], dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
     """Every read-only check before the first write, all at once: the appliances' registration and
     process servers, what they discovered, the target resource groups, VNets and subnets, and the
-    test networks. Returns (appliance -> site, server -> machine ID, server -> (problem, fix))."""
+    test networks. Returns (appliance -> site, server -> machine ID, server -> target VNet ID,
+    server -> (problem, fix))."""
     assert bu.migration is not None
     vault = Vault(bu.resource_group, bu.vault_name)
     now = dt.datetime.now(dt.UTC)
@@ -137,43 +135,60 @@ def preflight(
         if problem:
             held[server.name] = (problem, fix)
 
-    # Target resource groups, VNets and subnets; the test networks, isolated from the targets.
+    # Target resource groups, VNets (found by name in the subscription) and subnets; the test
+    # networks, isolated from the targets.
     groups = sorted({s.target_resource_group for s in servers})
     group_futures = {g: read_resource_group_task.submit(target, g) for g in groups}
-    subnets = {s.name: _target_subnet(bu, s) for s in servers}
-    tests = {s.name: _test_network(bu, s) for s in servers}
-    vnet_ids = sorted({r.vnet_id(bu.subscription_id) for r in [*subnets.values(), *tests.values()]}, key=str.lower)
-    vnet_futures = {v: read_network_task.submit(target, v) for v in vnet_ids}
+    listed_vnets = read_vnets_task.submit(target)
     exists = {g: f.result() for g, f in group_futures.items()}
-    vnets = {v.lower(): f.result() for v, f in vnet_futures.items()}
-    target_vnets = {
-        r.vnet_id(bu.subscription_id): vnets[r.vnet_id(bu.subscription_id).lower()] for r in subnets.values()
-    }
+    by_id = {str(v["id"]).lower(): v for v in listed_vnets.result()}
+    by_name: dict[str, list[dict]] = {}
+    for vnet in by_id.values():
+        by_name.setdefault(str(vnet["name"]).lower(), []).append(vnet)
+    tests = {s.name: _test_network(bu, s) for s in servers}
+    for test_id in {t.vnet_id(bu.subscription_id).lower() for t in tests.values()} - set(by_id):
+        found = read_network_task(target, test_id)  # another subscription's, or missing
+        if found is not None:
+            by_id[test_id] = found
     needs_test = lc.rank(to) >= lc.rank("test-migrated")
+    target_vnet_ids: dict[str, str] = {}
+    for server in servers:
+        candidates = by_name.get(server.target_vnet.lower(), [])
+        if len(candidates) == 1:
+            target_vnet_ids[server.name] = str(candidates[0]["id"])
+    target_vnets = {vid: by_id[vid.lower()] for vid in set(target_vnet_ids.values())}
     for server in servers:
         if server.name in held:
             continue
-        where = subnets[server.name]
-        vnet_id = where.vnet_id(bu.subscription_id)
+        candidates = by_name.get(server.target_vnet.lower(), [])
         if not exists[server.target_resource_group]:
             held[server.name] = (
                 f"target resource group {server.target_resource_group} does not exist",
                 "create it, or correct target_resource_group in the inventory",
             )
-        elif vnets[vnet_id.lower()] is None:
-            held[server.name] = (f"target VNet {vnet_id} does not exist", "create it, or correct target_vnet")
-        elif where.subnet.lower() not in lc.subnet_names(vnets[vnet_id.lower()]):
+        elif not candidates:
             held[server.name] = (
-                f"target subnet {where.subnet} is not in {vnet_id}",
+                f"target VNet {server.target_vnet} is not in subscription {bu.subscription_id}",
+                "create it, or correct target_vnet",
+            )
+        elif len(candidates) > 1:
+            where = ", ".join(sorted(str(c["id"]).split("/resourceGroups/")[1].split("/")[0] for c in candidates))
+            held[server.name] = (
+                f"{len(candidates)} VNets are named {server.target_vnet} (resource groups {where})",
+                "rename one, so each target VNet name is unique in the subscription",
+            )
+        elif server.target_subnet.lower() not in lc.subnet_names(candidates[0]):
+            held[server.name] = (
+                f"target subnet {server.target_subnet} is not in {candidates[0]['id']}",
                 "create the subnet, or correct target_subnet",
             )
         elif needs_test:
             test = tests[server.name]
             test_id = test.vnet_id(bu.subscription_id)
-            problem = lc.test_network_problem(test_id, test.subnet, vnets[test_id.lower()], target_vnets)
+            problem = lc.test_network_problem(test_id, test.subnet, by_id.get(test_id.lower()), target_vnets)
             if problem:
                 held[server.name] = problem
-    return sites, machine_ids, held
+    return sites, machine_ids, target_vnet_ids, held
 
 
 def _enable_write(
@@ -182,6 +197,7 @@ def _enable_write(
     state: ServerState,
     site: lc.ApplianceSite,
     machine_id: str,
+    vnet_id: str,
     skus: dict[str, str],
 ) -> Write:
     cache = state.cache_account or server.replication_account
@@ -193,7 +209,7 @@ def _enable_write(
         log_storage_account_id=bu.storage_account_id(cache),
         disk_type="Premium_LRS" if skus.get(server.replication_account, "").startswith("Premium") else "Standard_LRS",
         target_resource_group_id=_rg_id(bu, server.target_resource_group),
-        target_network_id=_target_subnet(bu, server).vnet_id(bu.subscription_id),
+        target_network_id=vnet_id,
         target_subnet=server.target_subnet,
         test_network_id=test.vnet_id(bu.subscription_id),
         test_subnet=test.subnet,
@@ -294,7 +310,7 @@ def run_lifecycle(
     states = {s.server: s for s in readiness.servers}
     skus = {a.name: a.sku for a in readiness.accounts}
 
-    sites, machine_ids, held = preflight(target, bu, servers, to)
+    sites, machine_ids, vnet_ids, held = preflight(target, bu, servers, to)
     for server in servers:
         if states[server.name].state == "blocked" and server.name not in held:
             held[server.name] = (states[server.name].reason, states[server.name].fix)
@@ -388,7 +404,9 @@ def run_lifecycle(
             item = items.get(name)
             ref = ItemRef(site.fabric, site.container, str(item["name"]) if item else name)
             if action == "enable":
-                writes_now.append(_enable_write(bu, server, states[name], site, machine_ids[name], skus))
+                writes_now.append(
+                    _enable_write(bu, server, states[name], site, machine_ids[name], vnet_ids[name], skus)
+                )
             else:
                 writes_now.append(_action_write(bu, wave, server, action, ref))
         retry_later: set[str] = set()

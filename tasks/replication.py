@@ -241,6 +241,12 @@ def read_resource_group(target: Target, name: str) -> bool:
         return False
 
 
+def read_vnets(target: Target) -> list[dict[str, Any]]:
+    """Every VNet of the target's subscription, REST-shaped (subnets and peerings included): the
+    inventory names target VNets without their resource group."""
+    return [rest(v) for v in clients(target).network.virtual_networks.list_all()]
+
+
 def read_network(target: Target, vnet_id: str) -> dict[str, Any] | None:
     """A VNet by ARM ID, REST-shaped (subnets and peerings included), or None when missing."""
     return _get_one(target, vnet_id, NETWORK_API_VERSION)
@@ -257,6 +263,7 @@ read_vms_task = task(name="read-vms", cache_policy=NO_CACHE, **ARM_RETRIES)(read
 observe_task = task(name="read-server-stages", cache_policy=NO_CACHE, **ARM_RETRIES)(observe)
 read_resource_group_task = task(name="read-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)(read_resource_group)
 read_network_task = task(name="read-network", cache_policy=NO_CACHE, **ARM_RETRIES)(read_network)
+read_vnets_task = task(name="read-vnets", cache_policy=NO_CACHE, **ARM_RETRIES)(read_vnets)
 
 
 # -- writing ----------------------------------------------------------------------------------------
