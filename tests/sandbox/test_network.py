@@ -178,6 +178,14 @@ def test_seeded_vnet_shows_its_subnets_and_subnets_are_gettable(net: AzureClient
         net.network.subnets.get(NET_RG, VNET, "snet-missing")
 
 
+def test_vnets_of_the_whole_subscription_are_listed(net: AzureClients) -> None:
+    body = {"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.60.0.0/16"]}}}
+    net.network.virtual_networks.begin_create_or_update("rg-other", "vnet-elsewhere", body).result()
+    everywhere = {v.name: v.id for v in net.network.virtual_networks.list_all()}
+    assert everywhere[VNET] == VNET_ID and "vnet-elsewhere" in everywhere
+    assert [v.name for v in net.network.virtual_networks.list("rg-other")] == ["vnet-elsewhere"]
+
+
 def test_vnet_and_subnet_create_or_update_through_the_lro(box: Sandbox, net: AzureClients) -> None:
     body = {
         "location": "eastus",

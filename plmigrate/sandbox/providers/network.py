@@ -305,6 +305,11 @@ def list_vnets(req: ArmRequest) -> ArmResponse:
     return paged(req, [v for v in req.world.by_type(VNET_TYPE, _scope(req)) if _in_group(v, req)])
 
 
+def list_all_vnets(req: ArmRequest) -> ArmResponse:
+    """VirtualNetworks_ListAll: every VNet of the subscription, whatever its resource group."""
+    return paged(req, req.world.by_type(VNET_TYPE, f"/subscriptions/{req.params['subscriptionId']}/"))
+
+
 def put_subnet(req: ArmRequest) -> ArmResponse:
     body = req.json_body()
     vnet_id = _rid(req, "virtualNetworks", req.params["virtualNetworkName"])
@@ -1002,6 +1007,7 @@ def register(router: Router) -> None:
     router.add("PUT", VNET, put_vnet, lro=True)
     router.add("GET", VNET, get_vnet)
     router.add("GET", VNETS, list_vnets)
+    router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Network/virtualNetworks", list_all_vnets)
     router.add("PUT", SUBNET, put_subnet, lro=True)
     router.add("GET", SUBNET, get_subnet)
     router.add("GET", SUBNETS, list_subnets)
