@@ -86,6 +86,19 @@ def refusals(bu: BusinessUnit, to: lc.Stage, change: str | None, interactive: bo
     return lc.cutover_refusals(to, change, windows, now.astimezone(zone), interactive)
 
 
+def choose_servers(servers: list[Server], names: list[str] | None) -> list[Server]:
+    """The wave's servers a run moves: all, or those named (case-insensitive); an unknown name is
+    an input error naming the wave's servers."""
+    if not names:
+        return servers
+    wanted = {n.strip().lower() for n in names if n.strip()}
+    unknown = sorted(wanted - {s.name.lower() for s in servers})
+    if unknown:
+        known = ", ".join(s.name for s in servers)
+        raise InputError([f"--servers: {', '.join(unknown)} not in the wave — use names from it: {known}"])
+    return [s for s in servers if s.name.lower() in wanted]
+
+
 def _test_network(bu: BusinessUnit, server: Server) -> SubnetRef:
     assert bu.migration is not None
     base = bu.migration.test_network

@@ -21,7 +21,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
-from flows.lifecycle import refusals, run_lifecycle
+from flows.lifecycle import choose_servers, refusals, run_lifecycle
 from flows.private_link import (
     TASK_THREADS,
     StorageSide,
@@ -81,6 +81,10 @@ class WaveRun(BaseModel):
         description="The approved change ticket for a cutover (migrated/completed). Empty: the run pauses to ask.",
     )
     approver: str | None = Field(default=None, description="Who approved the change (recorded in the evidence).")
+    servers: list[str] | None = Field(
+        default=None,
+        description="Move only these servers of the wave (names); empty: every server of the wave.",
+    )
 
 
 def check_dns_per_appliance(
@@ -231,8 +235,9 @@ def migration_wave(run: WaveRun) -> WaveReport:
         target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
         report = run_wave(target, bu, run.wave, servers, run.dry_run)
         if run.to != "ready":
+            chosen = choose_servers(servers, run.servers)
             report.lifecycle = run_lifecycle(
-                target, bu, run.wave, servers, report, run.to, run.change, run.approver, run.dry_run
+                target, bu, run.wave, chosen, report, run.to, run.change, run.approver, run.dry_run
             )
         return report
 

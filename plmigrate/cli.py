@@ -140,6 +140,7 @@ def cmd_wave(args: argparse.Namespace) -> int:
         to=args.to,
         change=args.change,
         approver=args.approver,
+        servers=[n for n in (args.servers or "").split(",") if n.strip()] or None,
     )
     unsubscribe = progress.subscribe(_progress_bar)
     try:
@@ -313,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--change", metavar="TICKET", help="the approved change ticket; required for --to migrated/completed"
     )
     wave.add_argument("--approver", metavar="NAME", help="who approved the change (default: your user name)")
+    wave.add_argument(
+        "--servers", metavar="NAMES", help="with --to: move only these servers of the wave (comma-separated)"
+    )
     _add_target_options(wave)
     wave.set_defaults(func=cmd_wave)
     status = commands.add_parser(
