@@ -1,12 +1,11 @@
 """The wave without Prefect: the yardstick for bench/wave.py.
 
-A plain script doing what `flows.wave.run_wave` does, with the same SDK calls in the same order
-and the same parallelism: the task functions' own bodies (`task.fn`), so every ARM call is the
-one the flow makes, through the same client factory and ARM pacer (`Target.paced`), on a
-`ThreadPoolExecutor` of 8 (the flow's `ThreadPoolTaskRunner(max_workers=8)`). Calls the flow makes
-inline run inline here; calls it submits are submitted here, in the same order, and waited for at
-the same points. Server states come from plmigrate.wave's pure functions, one log line per server
-(to a plain logging handler), as the flow's groups do.
+A plain script doing what `flows.wave.run_wave` does: the landing zone and the wave's accounts
+through bench/graph.py (the task functions' own bodies, `task.fn`, in the flow's graph order on a
+bare thread pool, so every ARM call is the one the flow makes, through the same client factory
+and ARM pacer), DNS per appliance once each name's records exist, then every server's state from
+plmigrate.wave's pure functions, logged per group as tasks.servers.log_states logs (to a plain
+logger). The table and summary the flow publishes as artifacts are written to files.
 
 The task bodies call `get_run_logger()`, which raises `MissingContextError` outside a flow or task
 run. They run inside `prefect.logging.disable_run_logger()`, Prefect's documented way to call a
@@ -14,16 +13,16 @@ task's `.fn` without a run: `get_run_logger()` then returns a disabled logger. N
 run, state, event, log record or artifact is made; nothing talks to a Prefect server.
 
 What the baseline does not do, because only Prefect does it: task-level retries (none fire on a
-run without faults), the Prefect UI's artifacts (the same table and summary are written to files
-instead), and pausing for a human (the benchmark's accounts are all approvable; a pending
-connection is polled for, as the flow does when `pause_in_ui` is off).
+run without faults), the Prefect UI's artifacts, and pausing for a human (the benchmark's
+accounts are all approvable; a pending connection is polled for, as the flow does when
+`pause_in_ui` is off).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.graph import Graph, dns_check, outcome, settle_accounts, start_landing_zone, validate
@@ -42,16 +41,10 @@ from plmigrate.wave import (
     server_rows,
     server_state,
 )
+from tasks.servers import log_states
 
 VAULT = "vault"  # flows.wave.VAULT
 log = logging.getLogger("bench.baseline")
-
-
-def log_group(states: list[ServerState]) -> None:
-    """tasks.servers.record_server_states's log records, to a plain logger."""
-    from tasks.servers import log_states
-
-    log_states(log, states)
 
 
 def run_baseline(
@@ -99,16 +92,12 @@ def run_baseline(
             if isinstance(result, BaseException):
                 dns_problems[(appliance, part)] = describe_failure(result)
 
-        # The servers, in groups of servers_per_task, as the flow's record-server-states tasks
-        def record(group: list[Server]) -> list[ServerState]:
-            states = [server_state(s, choices[s.name], account_problems, dns_problems, VAULT) for s in group]
-            log_group(states)
-            return states
-
-        futures = [pool.submit(record, group) for group in chunked(servers, bu.limits.servers_per_task)]
+        # The servers' states, in groups of servers_per_task, as flows.wave.record_servers makes them
         states: list[ServerState] = []
-        for finished in as_completed(futures):
-            states += finished.result()
+        for group in chunked(servers, bu.limits.servers_per_task):
+            done = [server_state(s, choices[s.name], account_problems, dns_problems, VAULT) for s in group]
+            log_states(log, done)
+            states += done
     order = {s.name: i for i, s in enumerate(servers)}
     states.sort(key=lambda s: order[s.server])
     report = WaveReport(

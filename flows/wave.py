@@ -2,22 +2,22 @@
 (concurrently), then every server of the wave, ending each in a recorded state: ready, or
 blocked with the reason and the fix. One server's trouble never stops the others.
 
-Servers are handled in groups (`limits.servers_per_task` per Prefect task) rather than one task
-each: a task run costs ~13 ms of client CPU and a handful of records on the Prefect server, which
-starts dropping them once a run maps thousands of tasks (docs/performance.md). Every server still
-shows in the UI: in the servers table artifact and in a log line naming it.
+A server's state is a pure decision on facts read once per landing zone, account and appliance,
+so it is made in the flow itself: no task run per server or per group (a task run costs ~13 ms of
+client CPU and a handful of records on the Prefect server, which drops them once a run maps
+thousands of tasks: docs/performance.md). Every server still shows in the UI: in the servers
+table artifact and named in a log record of its group.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect.futures import PrefectFuture, as_completed
+from prefect.artifacts import create_progress_artifact, create_table_artifact
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
@@ -51,9 +51,10 @@ from plmigrate.wave import (
     describe_failure,
     render_wave_markdown,
     server_rows,
+    server_state,
 )
 from tasks.reporting import artifact_key, failure_published, publish_markdown
-from tasks.servers import record_server_states
+from tasks.servers import log_states
 
 VAULT = "vault"  # the key of the vault's FQDNs among the DNS checks
 
@@ -137,31 +138,22 @@ def record_servers(
     account_problems: dict[str, Problem],
     dns_problems: dict[tuple[str, str], Problem],
 ) -> list[ServerState]:
-    """Fan out over the servers in groups; progress in the UI and to local listeners as groups finish."""
+    """Every server's state, in the flow: a pure decision on facts read once per landing zone,
+    account and appliance, so it costs no task run, no ARM call and no Prefect work per server.
+    Logged per group (the ready servers named in one record per reason, a line per blocked one),
+    progress to local listeners per group and to the UI once (docs/performance.md)."""
+    logger = get_run_logger()
     total = len(servers)
-    artifact_id = create_progress_artifact(
-        progress=0.0, key=artifact_key(f"wave-progress-{bu.name}-{wave}"), description=f"Servers of {wave} recorded"
-    )
-    groups = [
-        record_server_states.submit(
-            group, {s.name: choices[s.name] for s in group}, account_problems, dns_problems, VAULT
-        )
-        for group in chunked(servers, bu.limits.servers_per_task)
-    ]
     states: list[ServerState] = []
-    shown, shown_at = 0.0, 0.0
-    for finished in as_completed(groups):
-        states += finished.result()
-        done = 100.0 * len(states) / max(total, 1)
-        # Straight from the flow, not a task (a task per update would double the wave's task runs),
-        # and at most once a second or per percent: with small groups, thousands of serial API
-        # calls held the flow up for minutes after its tasks had finished (docs/performance.md).
-        if done >= 100.0 or done - shown >= 1.0 or time.monotonic() - shown_at >= 1.0:
-            update_progress_artifact(artifact_id=artifact_id, progress=done)
-            shown, shown_at = done, time.monotonic()
+    for group in chunked(servers, bu.limits.servers_per_task):
+        done = [server_state(s, choices[s.name], account_problems, dns_problems, VAULT) for s in group]
+        log_states(logger, done)
+        states += done
         progress.report(len(states), total)
-    order = {s.name: i for i, s in enumerate(servers)}
-    return sorted(states, key=lambda s: order[s.server])
+    create_progress_artifact(
+        progress=100.0, key=artifact_key(f"wave-progress-{bu.name}-{wave}"), description=f"Servers of {wave} recorded"
+    )
+    return states
 
 
 def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server], dry_run: bool = False) -> WaveReport:
@@ -207,12 +199,16 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
         account_problems=account_problems,
         servers=states,
     )
+    # The summary and the table at once: two API calls, neither waiting for the other.
+    summary = publish_markdown.submit(
+        f"wave-summary-{bu.name}-{wave}", render_wave_markdown(report), f"Wave {wave} of {bu.name}"
+    )
     create_table_artifact(
         key=artifact_key(f"wave-servers-{bu.name}-{wave}"),
         table=server_rows(states),
         description=f"Every server of {wave} and the state it ended in",
     )
-    publish_markdown(f"wave-summary-{bu.name}-{wave}", render_wave_markdown(report), f"Wave {wave} of {bu.name}")
+    summary.result()
     counts = report.counts
     logger.info("Wave %s: %d ready, %d blocked", wave, counts["ready"], counts["blocked"])
     return report
