@@ -410,7 +410,11 @@ def test_a_running_job_shows_on_the_item_and_blocks_other_writes(make_sandbox: C
 
 def test_test_failover_cleanup_failover_commit_remove(world: World) -> None:
     sr = world.sr
-    world.enable("srv-web-01")
+    world.enable(
+        "srv-web-01",
+        targetVmTags=[{"tagName": "managed-by", "tagValue": "plmigrate"}],
+        targetNicTags=[{"tagName": "app", "tagValue": "ledger"}],
+    )
     world.admin.advance(31)
     args = world.item_args("srv-web-01")
     test_input = {
@@ -428,6 +432,7 @@ def test_test_failover_cleanup_failover_commit_remove(world: World) -> None:
     test_vm = f"{RG}/rg-target/providers/Microsoft.Compute/virtualMachines/srv-web-01-test"
     status, vm = world.get_vm(test_vm)
     assert status == 200
+    assert vm["tags"] == {"managed-by": "plmigrate"}
     nic_id = vm["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
     nic = world.azure.network.network_interfaces.get("rg-target", nic_id.rsplit("/", 1)[1])
     assert nic.ip_configurations[0].subnet.id == f"{VNET_TEST}/subnets/snet-app"
@@ -454,6 +459,9 @@ def test_test_failover_cleanup_failover_commit_remove(world: World) -> None:
     status, vm = world.get_vm(vm_id)
     assert status == 200
     assert vm["properties"]["hardwareProfile"]["vmSize"] == "Standard_D2s_v3"
+    assert vm["tags"] == {"managed-by": "plmigrate"}  # targetVmTags
+    nic = world.azure.network.network_interfaces.get("rg-target", "srv-web-01-nic")
+    assert nic.tags == {"app": "ledger"}  # targetNicTags
     machine = next(
         m
         for m in world.machines(world.machine_id("srv-web-01").split("/machines/")[0])

@@ -43,6 +43,7 @@ def create_vm(
     protected_item_id: str,
     test: bool,
     tags: dict[str, str] | None = None,
+    nic_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Make (or remake) a failed-over VM with its NIC and managed disks' references."""
     rid = f"{resource_group_id}/providers/{VM_TYPE}/{name}"
@@ -54,6 +55,7 @@ def create_vm(
         "name": f"{name}-nic",
         "type": NIC_TYPE,
         "location": location,
+        "tags": dict(nic_tags or {}),
         "properties": {
             "provisioningState": "Succeeded",
             "ipConfigurations": [

@@ -577,7 +577,14 @@ def _make_vm(world: World, meta: dict[str, Any], *, test: bool, network_id: str,
         ip_address=network.free_ip(world, subnet_id),
         protected_item_id=meta["item_id"],
         test=test,
+        tags=_tags(given.get("targetVmTags")),
+        nic_tags=_tags(given.get("targetNicTags")),
     )
+
+
+def _tags(given: Any) -> dict[str, str]:
+    """InMageRcm's `[{tagName, tagValue}]` as ARM tags (what failover puts on the VM and its NIC)."""
+    return {str(t["tagName"]): str(t.get("tagValue", "")) for t in given or [] if t.get("tagName")}
 
 
 def _finish_test_failover(world: World, job: dict[str, Any]) -> Problem | None:
