@@ -884,3 +884,61 @@ def test_jobs_list_filters_on_time_and_status(world: World) -> None:
     with pytest.raises(HttpResponseError) as refused:
         list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter="color eq 'blue'"))
     assert refused.value.error.code == "InvalidFilter"
+
+
+# -- jobs cancel and restart, protectable items -------------------------------------------------------
+def test_cancel_a_running_job_then_restart_it(make_sandbox: Callable[..., Sandbox]) -> None:
+    box = make_sandbox(scenario(test_failover_seconds=600))
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    grant(azure, vault.identity.principal_id, CACHE, CONTRIBUTOR, BLOB_DATA_CONTRIBUTOR)
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    w.enable("srv-web-01")
+    admin.advance(31)
+    args = w.item_args("srv-web-01")
+    w.sr.replication_protected_items.begin_test_failover(*args, {"properties": {"networkId": VNET_TEST}}, polling=False)
+    job_id = w.get("srv-web-01").properties.current_scenario.job_id
+    name = job_id.rsplit("/", 1)[1]
+    cancelled = w.sr.replication_jobs.begin_cancel("rg-mig", "rsv1", name).result()
+    assert (cancelled.properties.state, cancelled.properties.allowed_actions) == ("Cancelled", ["Restart"])
+    item = w.get("srv-web-01")
+    assert item.properties.test_failover_state == "None"
+    assert item.properties.allowed_operations == ["TestFailover", "UnplannedFailover", "DisableProtection"]
+    with pytest.raises(HttpResponseError) as refused:
+        w.sr.replication_jobs.begin_cancel("rg-mig", "rsv1", name).result()
+    assert refused.value.error.code == "JobNotCancellable"
+    restarted = w.sr.replication_jobs.begin_restart("rg-mig", "rsv1", name).result()
+    assert (restarted.properties.scenario_name, restarted.properties.state) == ("TestFailover", "InProgress")
+    assert restarted.name != name
+    assert w.get("srv-web-01").properties.test_failover_state == "InProgress"
+    admin.advance(601)
+    assert w.get("srv-web-01").properties.test_failover_state == "WaitingForCompletion"
+    with pytest.raises(HttpResponseError) as refused:
+        w.sr.replication_jobs.begin_restart("rg-mig", "rsv1", restarted.name).result()
+    assert refused.value.error.code == "JobNotRestartable"
+
+
+def test_restart_a_failed_enable_job(world: World) -> None:
+    failed_job(world, "srv-noagent")
+    world.admin.call("PATCH", "/siterecovery/machines/app-01/srv-noagent", {"mobility_agent": True})
+    [job] = [j for j in world.sr.replication_jobs.list("rg-mig", "rsv1", filter="jobStatus eq 'Failed'")]
+    again = world.sr.replication_jobs.begin_restart("rg-mig", "rsv1", job.name).result()
+    assert again.properties.scenario_name == "EnableDr"
+    world.admin.advance(1)
+    assert world.get("srv-noagent").properties.protection_state == "InitialReplicationInProgress"
+
+
+def test_protectable_items_are_the_discovered_machines(world: World) -> None:
+    world.enable("srv-web-01")
+    listed = list(
+        world.sr.replication_protectable_items.list_by_replication_protection_containers(*world.item_args("x")[:4])
+    )
+    by_name = {p.properties.friendly_name: p for p in listed}
+    assert sorted(by_name) == ["srv-lnx-01", "srv-noagent", "srv-web-01"]
+    assert by_name["srv-web-01"].properties.protection_status == "Protected"
+    assert by_name["srv-web-01"].properties.replication_protected_item_id == world.get("srv-web-01").id
+    assert by_name["srv-lnx-01"].properties.protection_status == "Unprotected"
+    assert by_name["srv-noagent"].properties.protection_readiness_errors
+    one = world.sr.replication_protectable_items.get(*world.item_args("x")[:4], by_name["srv-lnx-01"].name)
+    assert one.id == by_name["srv-lnx-01"].id

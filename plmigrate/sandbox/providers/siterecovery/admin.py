@@ -11,7 +11,12 @@ appliance or on-prem, and what tests need to see or speed up.
 - `POST /advance` `{"seconds"}`: move Site Recovery's clock forward (jobs end, replication
   progresses); `PUT /time` `{"scale"}`: scale the durations of work started from now on.
 - `GET /items/{item_id:path}`: an item's hidden state (protection and test state, progress, job,
-  stall, VMs) read without going through ARM.
+  stall, VMs) read without going through ARM; `PATCH` it with `{"resync_required": bool}` (what Site
+  Recovery decides when replication breaks).
+- `POST /hyperv-sites` `{"vault_id", "fabric", "container", "provider", "provider_host", "policy",
+  "vms": [{"name", "friendly_name"}]}`: a Hyper-V site registered with the vault (agentless Hyper-V,
+  the official examples' world): its HyperVSite fabric, container, provider, HyperVReplicaAzure
+  policy and protectable VMs.
 """
 
 from __future__ import annotations
@@ -161,7 +166,42 @@ def register(router: Router, app: SandboxApp) -> None:
         shown["allowed_operations"] = items.allowed_operations(meta, items.jobs.running(req.world, meta.get("job")))
         return ArmResponse(200, shown)
 
+    def patch_item(req: ArmRequest) -> ArmResponse:
+        rid = "/" + req.params["item_id"].strip("/")
+        body = req.json_body()
+        with req.world.lock:
+            meta = items.settle(req.world, rid)
+            if meta is None:
+                raise ArmError(404, "ItemNotFound", f"No replicated item '{rid}'.")
+            if "resync_required" in body:
+                meta["resync_required"] = bool(body["resync_required"])
+        app.dirty = True
+        return item_state(req)
+
+    def hyperv_site(req: ArmRequest) -> ArmResponse:
+        body = req.json_body()
+        missing = [k for k in ("vault_id", "fabric", "container") if not body.get(k)]
+        if missing:
+            raise ArmError(400, "InvalidSandboxRequest", f"Give {', '.join(missing)}.")
+        try:
+            made = infra.register_hyperv_site(
+                req.world,
+                body["vault_id"],
+                fabric=body["fabric"],
+                container=body["container"],
+                provider=body.get("provider"),
+                provider_host=body.get("provider_host"),
+                policy=body.get("policy"),
+                vms=list(body.get("vms") or []),
+            )
+        except LookupError:
+            raise ArmError(404, "VaultNotFound", f"The vault '{body['vault_id']}' does not exist.") from None
+        app.dirty = True
+        return ArmResponse(200, made)
+
     router.add("POST", p + "/appliances/{appliance}/register", register_appliance)
+    router.add("POST", p + "/hyperv-sites", hyperv_site)
+    router.add("PATCH", p + "/items/{item_id:path}", patch_item)
     router.add("GET", p + "/appliances", list_appliances)
     router.add("PATCH", p + "/machines/{appliance}/{server}", patch_machine)
     router.add("POST", p + "/advance", advance)

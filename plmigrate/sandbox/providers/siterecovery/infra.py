@@ -235,6 +235,122 @@ def register_appliance(world: World, vault_id: str, appliance_name: str) -> dict
         return world.require(fabric_id)
 
 
+def register_hyperv_site(
+    world: World,
+    vault_id: str,
+    *,
+    fabric: str,
+    container: str,
+    provider: str | None,
+    provider_host: str | None,
+    policy: str | None,
+    vms: list[dict[str, str]],
+) -> dict[str, Any]:
+    """A Hyper-V site registered with the vault (agentless Hyper-V: the official examples' world)."""
+    vault = world.get(vault_id)
+    if vault is None:
+        raise LookupError(vault_id)
+    fabric_id = f"{vault['id']}/replicationFabrics/{fabric}"
+    container_id = f"{fabric_id}/replicationProtectionContainers/{container}"
+    provider_name = provider or _guid(fabric_id, "provider")
+    provider_id = f"{fabric_id}/replicationRecoveryServicesProviders/{provider_name}"
+    with world.lock:
+        world.put(
+            {
+                "id": fabric_id,
+                "name": fabric,
+                "type": FABRIC_TYPE,
+                "location": vault["location"],
+                "properties": {
+                    "friendlyName": fabric,
+                    "encryptionDetails": {"kekState": "None"},
+                    "rolloverEncryptionDetails": {"kekState": "None"},
+                    "internalIdentifier": _guid(fabric_id, "internal"),
+                    "bcdrState": "Valid",
+                    "customDetails": {"instanceType": "HyperVSite"},
+                    "healthErrorDetails": [],
+                    "health": "Normal",
+                },
+            }
+        )
+        world.put(
+            {
+                "id": container_id,
+                "name": container,
+                "type": CONTAINER_TYPE,
+                "location": vault["location"],
+                "properties": {
+                    "fabricFriendlyName": fabric,
+                    "friendlyName": fabric,
+                    "fabricType": "HyperVSite",
+                    "protectedItemCount": 0,
+                    "pairingStatus": "NotPaired",
+                    "role": "",
+                },
+            }
+        )
+        world.put(
+            {
+                "id": provider_id,
+                "name": provider_name,
+                "type": PROVIDER_TYPE,
+                "location": vault["location"],
+                "properties": {
+                    "fabricType": "HyperVSite",
+                    "friendlyName": provider_host or fabric,
+                    "providerVersion": "5.1.2250.0",
+                    "serverVersion": "3.2.7510.0",
+                    "providerVersionState": "Latest",
+                    "fabricFriendlyName": fabric,
+                    "connectionStatus": "Connected",
+                    "protectedItemCount": 0,
+                    "allowedScenarios": ["Refresh"],
+                    "healthErrorDetails": [],
+                },
+            }
+        )
+        policy_id = None
+        if policy:
+            policy_id = f"{vault['id']}/replicationPolicies/{policy}"
+            world.put(
+                {
+                    "id": policy_id,
+                    "name": policy,
+                    "type": POLICY_TYPE,
+                    "location": vault["location"],
+                    "properties": {
+                        "friendlyName": policy,
+                        "providerSpecificDetails": {
+                            "instanceType": "HyperVReplicaAzure",
+                            "recoveryPointHistoryDurationInHours": 24,
+                            "applicationConsistentSnapshotFrequencyInHours": 4,
+                            "replicationInterval": 300,
+                            "onlineReplicationStartTime": None,
+                            "encryption": "Disabled",
+                            "activeStorageAccountId": None,
+                        },
+                    },
+                }
+            )
+        for vm in vms:
+            world.put(
+                {
+                    "id": f"{container_id}/replicationProtectableItems/{vm['name']}",
+                    "name": vm["name"],
+                    "type": CONTAINER_TYPE + "/replicationProtectableItems",
+                    "properties": {
+                        "friendlyName": vm.get("friendly_name", vm["name"]),
+                        "protectionStatus": "Unprotected",
+                        "recoveryServicesProviderId": provider_id,
+                        "protectionReadinessErrors": [],
+                        "supportedReplicationProviders": ["HyperVReplicaAzure"],
+                        "customDetails": {"instanceType": "ReplicationGroupDetails"},
+                    },
+                }
+            )
+    return {"fabric_id": fabric_id, "container_id": container_id, "provider_id": provider_id, "policy_id": policy_id}
+
+
 def process_server_problems(world: World, vault_id: str) -> list[Problem]:
     """What the appliance's process server reports: problems reaching the vault's service."""
     vault = world.get(vault_id)

@@ -203,6 +203,8 @@ def view(world: World, item: dict[str, Any], ps_cache: dict[str, list[Problem]] 
             props["lastSuccessfulTestFailoverTime"] = clock.stamp(meta["last_test_failover"])
         if meta.get("last_failover"):
             props["lastSuccessfulFailoverTime"] = clock.stamp(meta["last_failover"])
+        if meta.get("failover_point"):
+            props["failoverRecoveryPointId"] = meta["failover_point"]["id"]
         if meta.get("kind") == "InMageRcm":
             props["providerSpecificDetails"] = _inmagercm_details(world, meta, props, now)
         else:

@@ -174,6 +174,23 @@ def settle(world: World, jid: str) -> None:
         world.put(job)
 
 
+def cancel(world: World, jid: str) -> None:
+    """End a running job now, Cancelled (its finisher never runs)."""
+    with world.lock:
+        meta = world.meta_of(jid)
+        job = world.require(jid)
+        meta.update({"applied": True, "outcome": None, "cancelled": True, "end": clock.now(world)})
+        job["properties"].update(
+            {
+                "state": "Cancelled",
+                "stateDescription": "Cancelled",
+                "endTime": clock.stamp(meta["end"]),
+                "allowedActions": ["Restart"],
+            }
+        )
+        world.put(job)
+
+
 def view(world: World, job: dict[str, Any]) -> dict[str, Any]:
     """The job as a GET shows it: settled, with its tasks' states at this moment."""
     settle(world, job["id"])
@@ -190,7 +207,9 @@ def view(world: World, job: dict[str, Any]) -> dict[str, Any]:
         t0 = meta["start"] + span * i / len(names)
         t1 = meta["start"] + span * (i + 1) / len(names)
         task_errors: list[dict[str, Any]] = []
-        if meta.get("applied") and outcome is not None:
+        if meta.get("cancelled"):
+            state = "Succeeded" if now >= t1 else "Cancelled"
+        elif meta.get("applied") and outcome is not None:
             state = "Succeeded" if i < failing_task else "Failed" if i == failing_task else "Skipped"
             if i == failing_task:
                 task_errors = [_error(outcome, meta["end"], f"task-{i}")]

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found, paged
+from plmigrate.sandbox.providers import offazure
 from plmigrate.sandbox.providers.recoveryservices import VAULT, require_vault
 from plmigrate.sandbox.providers.siterecovery import clock, errors, infra, items, jobs
 
@@ -213,7 +214,13 @@ def create_item(req: ArmRequest) -> ArmResponse:
                     f"Replication is already enabled for the item '{name}' (state {meta['state']}).",
                 )
         machine = world.get(details.get("fabricDiscoveryMachineId") or "") if kind == "InMageRcm" else None
-        friendly = (machine or {}).get("properties", {}).get("displayName") or details.get("vmName") or name
+        protectable = world.get(props.get("protectableItemId") or "") if kind != "InMageRcm" else None
+        friendly = (
+            (machine or {}).get("properties", {}).get("displayName")
+            or (protectable or {}).get("properties", {}).get("friendlyName")
+            or details.get("vmName")
+            or name
+        )
         source = (machine or {}).get("properties", {}).get("sourceType", "")
         item_type = (
             "HyperVVirtualMachine"
@@ -232,7 +239,9 @@ def create_item(req: ArmRequest) -> ArmResponse:
                 "friendlyName": friendly,
                 "protectedItemType": item_type,
                 "protectableItemId": (
-                    f"{container['id']}/replicationProtectableItems/{machine['name']}" if machine else None
+                    f"{container['id']}/replicationProtectableItems/{machine['name']}"
+                    if machine
+                    else props.get("protectableItemId")
                 ),
                 "recoveryServicesProviderId": providers[0]["id"] if providers else None,
                 "primaryFabricFriendlyName": fabric["properties"].get("friendlyName", fabric["name"]),
@@ -265,7 +274,14 @@ def create_item(req: ArmRequest) -> ArmResponse:
                 given=details,
             )
         )
-        job = items.begin(world, rid, "enable", lro_fault=req.lro_fault, latency=req.latency)
+        job = items.begin(
+            world,
+            rid,
+            "enable",
+            lro_fault=req.lro_fault,
+            latency=req.latency,
+            data={"revert": {"state": "EnablingFailed", "test_state": "None"}},
+        )
     return _accepted(req, job)
 
 
@@ -299,11 +315,19 @@ def _action(operation: str, kind: str, before: Any) -> Any:
         with req.world.lock:
             meta = items.check_allowed(req.world, rid, operation)
             body = req.body if isinstance(req.body, dict) else {}
-            data = before(meta, body.get("properties") or {})
-            job = items.begin(req.world, rid, kind, lro_fault=req.lro_fault, latency=req.latency, data=data)
+            job = _start_action(req, rid, meta, kind, before, body.get("properties") or {})
         return _accepted(req, job)
 
     return handler
+
+
+def _start_action(
+    req: ArmRequest, rid: str, meta: dict[str, Any], kind: str, before: Any, props: dict[str, Any]
+) -> dict[str, Any]:
+    # What the item was before, so a cancelled job can put it back; the input, so a job can restart.
+    revert = {"state": meta["state"], "test_state": meta.get("test_state", "None")}
+    data = before(meta, props) | {"revert": revert, "props": props}
+    return items.begin(req.world, rid, kind, lro_fault=req.lro_fault, latency=req.latency, data=data)
 
 
 def _before_test_failover(meta: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
@@ -414,18 +438,128 @@ def purge_item(req: ArmRequest) -> ArmResponse:
             return _accepted(req, job)
         if running and not running.get("applied"):
             # A forced purge wins over whatever was running: that job ends now, cancelled.
-            cancelled = req.world.require(meta["job"])
-            running["applied"] = True
-            cancelled["properties"].update(
-                {"state": "Cancelled", "stateDescription": "Cancelled", "endTime": clock.stamp(clock.now(req.world))}
-            )
-            req.world.put(cancelled)
+            jobs.cancel(req.world, meta["job"])
         meta["state"] = "DisablingProtection"
         job = items.begin(req.world, rid, "purge", lro_fault=req.lro_fault, latency=req.latency)
     return _accepted(req, job)
 
 
+# -- protectable items ---------------------------------------------------------------------------
+def _protectable(req: ArmRequest, container: dict[str, Any]) -> list[dict[str, Any]]:
+    """What may be protected in a container: an InMageRcm container's discovered machines (named by
+    their machine IDs' last segment), or the items a Hyper-V site registered."""
+    world = req.world
+    fabric_id = items.fabric_of(container["id"])
+    appliance = infra.appliance_of(world, fabric_id)
+    stored = world.children(container["id"], "replicationProtectableItems")
+    if not appliance:
+        return stored
+    protected = {
+        str(world.meta_of(i["id"]).get("input", {}).get("fabricDiscoveryMachineId", "")).lower(): i["id"]
+        for i in items.container_items(world, container["id"])
+    }
+    providers = world.children(fabric_id, "replicationRecoveryServicesProviders")
+    out = []
+    for machine in offazure.machines_of(world, appliance):
+        item_id = protected.get(machine["id"].lower())
+        agent = bool((machine["properties"].get("mobilityAgent") or {}).get("installed"))
+        out.append(
+            {
+                "id": f"{container['id']}/replicationProtectableItems/{machine['name']}",
+                "name": machine["name"],
+                "type": infra.CONTAINER_TYPE + "/replicationProtectableItems",
+                "properties": {
+                    "friendlyName": machine["properties"]["displayName"],
+                    "protectionStatus": "Protected" if item_id else "Unprotected",
+                    "replicationProtectedItemId": item_id,
+                    "recoveryServicesProviderId": providers[0]["id"] if providers else None,
+                    "protectionReadinessErrors": [] if agent else ["The Mobility service agent is not installed."],
+                    "supportedReplicationProviders": ["InMageRcm"],
+                    "customDetails": {"instanceType": "ReplicationGroupDetails"},
+                },
+            }
+        )
+    return out
+
+
+def list_protectable(req: ArmRequest) -> ArmResponse:
+    return paged(req, _protectable(req, _container(req)))
+
+
+def get_protectable(req: ArmRequest) -> ArmResponse:
+    container = _container(req)
+    wanted = f"{container['id']}/replicationProtectableItems/{req.params['protectableItemName']}".lower()
+    for found in _protectable(req, container):
+        if found["id"].lower() == wanted:
+            return ArmResponse(200, found)
+    raise not_found(wanted)
+
+
 # -- jobs ----------------------------------------------------------------------------------------
+def cancel_job(req: ArmRequest) -> ArmResponse:
+    """Cancel a running job: it ends Cancelled and its item is put back as it was."""
+    vault = require_vault(req)
+    jid = jobs.job_id(vault["id"], req.params["jobName"])
+    with req.world.lock:
+        job = _child(req, vault["id"], "replicationJobs", req.params["jobName"])
+        meta = req.world.meta_of(job["id"])
+        if not jobs.running(req.world, jid) or meta.get("kind") in {"disable", "purge"}:
+            raise ArmError(
+                400,
+                "JobNotCancellable",
+                f"The job '{job['name']}' ({job['properties']['scenarioName']}, {job['properties']['state']}) "
+                "cannot be cancelled now.",
+            )
+        jobs.cancel(req.world, jid)
+        item = req.world.meta_of(meta["item_id"]) if req.world.exists(meta["item_id"]) else None
+        if item is not None and item.get("job") == jid:
+            item["job"] = None
+            item.update(meta.get("data", {}).get("revert") or {})
+    return ArmResponse(200, jobs.view(req.world, req.world.require(jid)))
+
+
+_RESTARTABLE = {
+    "test_failover": ("TestFailover", _before_test_failover),
+    "test_cleanup": ("TestFailoverCleanup", _before_cleanup),
+    "failover": ("UnplannedFailover", _before_failover),
+    "commit": ("Commit", _before_commit),
+    "disable": ("DisableProtection", _before_remove),
+    "repair": ("RepairReplication", _before_repair),
+}
+
+
+def restart_job(req: ArmRequest) -> ArmResponse:
+    """Restart a failed or cancelled job: the same work again on the same item, as a new job."""
+    vault = require_vault(req)
+    with req.world.lock:
+        job = _child(req, vault["id"], "replicationJobs", req.params["jobName"])
+        jobs.settle(req.world, job["id"])
+        job = req.world.require(job["id"])
+        meta = req.world.meta_of(job["id"])
+        rid = meta.get("item_id", "")
+        if job["properties"]["state"] not in {"Failed", "Cancelled"} or not req.world.exists(rid):
+            raise ArmError(
+                400,
+                "JobNotRestartable",
+                f"The job '{job['name']}' ({job['properties']['scenarioName']}, {job['properties']['state']}) "
+                "cannot be restarted: only a failed or cancelled job of an existing item can.",
+            )
+        kind = meta["kind"]
+        if kind == "enable":
+            item = items.settle(req.world, rid)
+            if item is None or item["state"] != "EnablingFailed":
+                raise ArmError(400, "JobNotRestartable", f"The item '{rid}' is no longer waiting to be enabled.")
+            item["state"] = "EnablingProtection"
+            new = items.begin(req.world, rid, "enable", lro_fault=None, latency=0.0, data=meta.get("data"))
+        elif kind in _RESTARTABLE:
+            operation, before = _RESTARTABLE[kind]
+            item = items.check_allowed(req.world, rid, operation)
+            new = _start_action(req, rid, item, kind, before, (meta.get("data") or {}).get("props") or {})
+        else:
+            raise ArmError(400, "JobNotRestartable", f"A {job['properties']['scenarioName']} job cannot be restarted.")
+    return ArmResponse(200, jobs.view(req.world, new))
+
+
 def list_jobs(req: ArmRequest) -> ArmResponse:
     vault = require_vault(req)
     found = req.world.children(vault["id"], "replicationJobs")
@@ -481,5 +615,9 @@ def register(router: Router) -> None:
         router.add("POST", ITEM + "/" + segment, _action(operation, kind, before), lro=True)
     router.add("GET", VAULT + "/replicationJobs", list_jobs)
     router.add("GET", VAULT + "/replicationJobs/{jobName}", get_job)
+    router.add("POST", VAULT + "/replicationJobs/{jobName}/cancel", cancel_job, lro=True)
+    router.add("POST", VAULT + "/replicationJobs/{jobName}/restart", restart_job, lro=True)
+    router.add("GET", CONTAINER + "/replicationProtectableItems", list_protectable)
+    router.add("GET", CONTAINER + "/replicationProtectableItems/{protectableItemName}", get_protectable)
     router.add("GET", VAULT + "/replicationOperationStatus/{jobName}", operation_status)
     router.add("GET", VAULT + "/replicationOperationResults/{jobName}", operation_result)
