@@ -264,6 +264,12 @@ class Api:
         assert status == 200, f"GET {path}: {status} {body}"
         return body
 
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """The sandbox's admin API (what a person on-prem, or Azure itself, does)."""
+        status, _, answer = self.send(method, f"{self.base}/_sandbox{path}", body)
+        assert status < 300, f"admin {method} {path}: {status} {answer}"
+        return answer
+
 
 # -- prerequisites (made with the example's names) ------------------------------------------------
 NETWORK, DNS, STORAGE, VAULTS, AUTHZ, GROUPS = (
@@ -570,6 +576,106 @@ def authz_assignment(scope_path: str, name: str) -> Callable[[Api], dict[str, st
     return build
 
 
+# -- Site Recovery prerequisites (the examples' Hyper-V site, made through the admin API) ------------
+SR = "2026-05-01"
+SR_RG, SR_VAULT_NAME = "resourceGroupPS1", "vault1"
+HV_FABRIC, HV_CONTAINER = "cloud1", "cloud_6d224fc6-f326-5d35-96de-fbf51efb3179"
+HV_VM1, HV_VM2 = "f8491e4f-817a-40dd-a90c-af773978c75b", "c0c14913-3d7a-48ea-9531-cc99e0e686e6"
+_HV_WHY = (
+    "the Hyper-V site of the examples (fabric cloud1, its container, provider, policy protectionprofile1 and VMs "
+    "vm1/vm2) is registered through the admin API, as a person installing the Site Recovery provider would."
+)
+
+
+def sr_vault(api: Api) -> str:
+    return make_vault(api, SR_RG, SR_VAULT_NAME, location="eastus")
+
+
+def hyperv_site(api: Api) -> dict[str, str]:
+    vault_id = sr_vault(api)
+    api.admin(
+        "POST",
+        "/siterecovery/hyperv-sites",
+        {
+            "vault_id": vault_id,
+            "fabric": HV_FABRIC,
+            "container": HV_CONTAINER,
+            "provider": "241641e6-ee7b-4ee4-8141-821fadda43fa",
+            "provider_host": "CP-B3L40406-12.ntdev.corp.microsoft.com",
+            "policy": "protectionprofile1",
+            "vms": [{"name": HV_VM1, "friendly_name": "vm1"}, {"name": HV_VM2, "friendly_name": "vm2"}],
+        },
+    )
+    return {}
+
+
+def _hv_container(api: Api) -> str:
+    vault = f"{rg_id(api, SR_RG)}/providers/Microsoft.RecoveryServices/vaults/{SR_VAULT_NAME}"
+    return f"{vault}/replicationFabrics/{HV_FABRIC}/replicationProtectionContainers/{HV_CONTAINER}"
+
+
+def hyperv_item(name: str, *steps: str, target_group: str | None = None) -> Callable[[Api], dict[str, str]]:
+    """A HyperVReplicaAzure item made with the Create example's input, replicated (the clock
+    advanced past initial replication), then taken through `steps`."""
+
+    def build(api: Api) -> dict[str, str]:
+        hyperv_site(api)
+        container = _hv_container(api)
+        vault_id = container.split("/replicationFabrics/")[0]
+        details: dict[str, Any] = {"instanceType": "HyperVReplicaAzure"}
+        if target_group:
+            details["targetAzureV2ResourceGroupId"] = rg_id(api, target_group)
+        body = {
+            "properties": {
+                "policyId": f"{vault_id}/replicationPolicies/protectionprofile1",
+                "protectableItemId": f"{container}/replicationProtectableItems/{name}",
+                "providerSpecificDetails": details,
+            }
+        }
+        item = f"{container}/replicationProtectedItems/{name}"
+        url = api.url(item, SR)
+        status, headers, answer = api.send("PUT", url, body)
+        assert status == 202, f"enable {name}: {status} {answer}"
+        job_name = headers["Azure-AsyncOperation"].split("?")[0].rsplit("/", 1)[1]
+        api.admin("POST", "/siterecovery/advance", {"seconds": 60})
+        hv = {"instanceType": "HyperVReplicaAzure"}
+        for step in steps:
+            if step == "resync":
+                api.admin("PATCH", f"/siterecovery/items{item}", {"resync_required": True})
+                continue
+            action, action_body = {
+                "test_failover": ("testFailover", {"properties": {"providerSpecificDetails": hv}}),
+                "cleanup": ("testFailoverCleanup", {"properties": {"comments": "done"}}),
+                "failover": ("unplannedFailover", {"properties": {"providerSpecificDetails": hv}}),
+            }[step]
+            api.ensure(f"{item}/{action}", action_body, SR, method="POST")
+        return {"jobName": job_name}
+
+    return build
+
+
+def running_job(api: Api) -> dict[str, str]:
+    """A test failover job still running: a latency rule makes it last ten minutes."""
+    hyperv_item(HV_VM1)(api)
+    item = f"{_hv_container(api)}/replicationProtectedItems/{HV_VM1}"
+    rule = {"method": "POST", "resource_type": SR_ITEM_TYPE + "/testFailover", "seconds": 600}
+    api.admin("PUT", "/latencies", [rule])
+    status, headers, answer = api.send("POST", api.url(f"{item}/testFailover", SR), {"properties": {}})
+    assert status == 202, answer
+    api.admin("PUT", "/latencies", [])
+    return {"jobName": headers["Azure-AsyncOperation"].split("?")[0].rsplit("/", 1)[1]}
+
+
+def registered_appliance(api: Api) -> dict[str, str]:
+    api.admin("POST", "/siterecovery/appliances/appliance1/register", {"vault_id": sr_vault(api)})
+    return {}
+
+
+SR_ITEM_TYPE = (
+    "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems"
+)
+
+
 # -- the table -------------------------------------------------------------------------------------
 Patch = Callable[[Any, Api], Any]
 
@@ -627,6 +733,14 @@ PE = RG + "/providers/Microsoft.Network/privateEndpoints/{privateEndpointName}"
 ZONE = RG + "/providers/Microsoft.Network/privateDnsZones/{privateZoneName}"
 VAULT = RG + "/providers/Microsoft.RecoveryServices/vaults/{vaultName}"
 ACCOUNT = RG + "/providers/Microsoft.Storage/storageAccounts/{accountName}"
+SR_V = RG + "/providers/Microsoft.RecoveryServices/vaults/{resourceName}"
+SR_F = SR_V + "/replicationFabrics/{fabricName}"
+SR_C = SR_F + "/replicationProtectionContainers/{protectionContainerName}"
+SR_I = SR_C + "/replicationProtectedItems/{replicatedProtectedItemName}"
+_VMWARE_CBT = (
+    "agentless VMware migration (VMwareCbt replicationMigrationItems) is not emulated: plmigrate migrates with "
+    "agent-based replication (InMageRcm replicationProtectedItems)"
+)
 _CONNECTION_WHY = (
     "the connection name is the one the sandbox gave our endpoint's connection (a placeholder in the example)."
 )
@@ -961,6 +1075,142 @@ CASES: dict[str, Case] = {
         },
         why="the Cosmos DB account (not emulated) becomes our storage account testdbaccount; role Contributor.",
     ),
+    # ---- Site Recovery -------------------------------------------------------------------------
+    "siterecovery/ReplicationAppliances_List.json": Case(
+        "GET",
+        SR_V + "/replicationAppliances",
+        (registered_appliance,),
+        why="an InMageRcm appliance of the sandbox's scenario (appliance1) is registered with the vault first.",
+    ),
+    "siterecovery/ReplicationFabrics_Get.json": Case(
+        "GET", SR_V + "/replicationFabrics/{fabricName}", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationFabrics_List.json": Case("GET", SR_V + "/replicationFabrics", (hyperv_site,), why=_HV_WHY),
+    "siterecovery/ReplicationProtectionContainers_Get.json": Case("GET", SR_C, (hyperv_site,), why=_HV_WHY),
+    "siterecovery/ReplicationProtectionContainers_List.json": Case(
+        "GET",
+        SR_V + "/replicationProtectionContainers",
+        (hyperv_site,),
+        why=_HV_WHY + " The vault-wide list example spells the container type without replicationFabrics; its "
+        "per-fabric list and get spell it in full, as the sandbox does everywhere.",
+        data=("value[].type",),
+    ),
+    "siterecovery/ReplicationProtectionContainers_ListByReplicationFabrics.json": Case(
+        "GET", SR_F + "/replicationProtectionContainers", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationRecoveryServicesProviders_List.json": Case(
+        "GET", SR_V + "/replicationRecoveryServicesProviders", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationRecoveryServicesProviders_ListByReplicationFabrics.json": Case(
+        "GET", SR_F + "/replicationRecoveryServicesProviders", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationPolicies_Get.json": Case(
+        "GET", SR_V + "/replicationPolicies/{policyName}", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectableItems_Get.json": Case(
+        "GET", SR_C + "/replicationProtectableItems/{protectableItemName}", (hyperv_site,), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectableItems_ListByReplicationProtectionContainers.json": Case(
+        "GET",
+        SR_C + "/replicationProtectableItems",
+        (hyperv_site,),
+        why=_HV_WHY,
+        skip={"nextLink": "the site's two VMs fit in one page (lists page at 100)"},
+    ),
+    "siterecovery/ReplicationProtectedItems_Create.json": Case("PUT", SR_I, (hyperv_site,), body="input", why=_HV_WHY),
+    "siterecovery/ReplicationProtectedItems_Get.json": Case("GET", SR_I, (hyperv_item(HV_VM1),), why=_HV_WHY),
+    "siterecovery/ReplicationProtectedItems_ListByReplicationProtectionContainers.json": Case(
+        "GET", SR_C + "/replicationProtectedItems", (hyperv_item(HV_VM1),), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectedItems_Update.json": Case(
+        "PATCH", SR_I, (hyperv_item(HV_VM1),), body="updateProtectionInput", why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectedItems_TestFailover.json": Case(
+        "POST", SR_I + "/testFailover", (hyperv_item(HV_VM1),), body="testfailoverInput", why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectedItems_TestFailoverCleanup.json": Case(
+        "POST",
+        SR_I + "/testFailoverCleanup",
+        (hyperv_item(HV_VM1, "test_failover"),),
+        body="cleanupInput",
+        why=_HV_WHY + " Its test failover is done first.",
+    ),
+    "siterecovery/ReplicationProtectedItems_UnplannedFailover.json": Case(
+        "POST",
+        SR_I + "/unplannedFailover",
+        (hyperv_item(HV_VM1, "test_failover", "cleanup"),),
+        body="failoverInput",
+        why=_HV_WHY + " A test failover and its cleanup come first, as in the example's history.",
+    ),
+    "siterecovery/ReplicationProtectedItems_FailoverCommit.json": Case(
+        "POST",
+        SR_I + "/failoverCommit",
+        (hyperv_item(HV_VM1, "test_failover", "cleanup", "failover"),),
+        why=_HV_WHY + " The item is failed over first.",
+    ),
+    "siterecovery/ReplicationProtectedItems_RepairReplication.json": Case(
+        "POST",
+        SR_I + "/repairReplication",
+        (hyperv_item(HV_VM1, "resync"),),
+        why=_HV_WHY + " The admin API marks the item resyncRequired, as Site Recovery does when replication breaks.",
+    ),
+    "siterecovery/ReplicationProtectedItems_Delete.json": Case(
+        "POST", SR_I + "/remove", (hyperv_item(HV_VM2),), body="disableProtectionInput", why=_HV_WHY
+    ),
+    "siterecovery/ReplicationProtectedItems_Purge.json": Case(
+        "DELETE", SR_I, (hyperv_item(HV_VM2),), why=_HV_WHY, gone_after=True
+    ),
+    "siterecovery/ReplicationJobs_List.json": Case(
+        "GET", SR_V + "/replicationJobs", (hyperv_item(HV_VM1),), why=_HV_WHY
+    ),
+    "siterecovery/ReplicationJobs_Get.json": Case(
+        "GET",
+        SR_V + "/replicationJobs/{jobName}",
+        (hyperv_item(HV_VM1),),
+        why=_HV_WHY + " The job is the enable job of vm1 (the example's job name is a placeholder).",
+    ),
+    "siterecovery/ReplicationJobs_Cancel.json": Case(
+        "POST",
+        SR_V + "/replicationJobs/{jobName}/cancel",
+        (running_job,),
+        why=_HV_WHY + " The job is a test failover of vm1 kept running by a latency rule.",
+    ),
+    "siterecovery/ReplicationJobs_Restart.json": Case(
+        "POST",
+        SR_V + "/replicationJobs/{jobName}/restart",
+        (hyperv_item(HV_VM1, target_group="rg-missing"),),
+        why=_HV_WHY + " The job is vm1's enable job, failed because its target resource group does not exist.",
+    ),
+    "siterecovery/ReplicationMigrationItems_Create.json": Case(
+        "PUT", SR_C + "/replicationMigrationItems/{migrationItemName}", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_Delete.json": Case(
+        "DELETE", SR_C + "/replicationMigrationItems/{migrationItemName}", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_Get.json": Case(
+        "GET", SR_C + "/replicationMigrationItems/{migrationItemName}", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_List.json": Case(
+        "GET", SR_V + "/replicationMigrationItems", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_ListByReplicationProtectionContainers.json": Case(
+        "GET", SR_C + "/replicationMigrationItems", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_Migrate.json": Case(
+        "POST", SR_C + "/replicationMigrationItems/{migrationItemName}" + "/migrate", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_Resync.json": Case(
+        "POST", SR_C + "/replicationMigrationItems/{migrationItemName}" + "/resync", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_TestMigrate.json": Case(
+        "POST", SR_C + "/replicationMigrationItems/{migrationItemName}" + "/testMigrate", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_TestMigrateCleanup.json": Case(
+        "POST", SR_C + "/replicationMigrationItems/{migrationItemName}" + "/testMigrateCleanup", xfail=_VMWARE_CBT
+    ),
+    "siterecovery/ReplicationMigrationItems_Update.json": Case(
+        "PATCH", SR_C + "/replicationMigrationItems/{migrationItemName}", xfail=_VMWARE_CBT
+    ),
 }
 
 
@@ -1000,6 +1250,22 @@ def sandbox_for() -> Iterator[Callable[[str], Sandbox]]:
                 "subscription_id": subscription_id,
                 "throttling": {"enabled": False},
                 "identity": {"principal_not_found_seconds": 0},
+                # Site Recovery: an appliance to register, and jobs that end at once (prerequisites
+                # advance the clock past initial replication).
+                "appliances": [
+                    {"name": "appliance1", "resource_group": "resourceGroupPS1", "machines": [{"name": "vm1"}]}
+                ],
+                "site_recovery": {
+                    "enable_seconds": 0,
+                    "initial_replication_seconds": 1,
+                    "test_failover_seconds": 0,
+                    "test_failover_cleanup_seconds": 0,
+                    "failover_seconds": 0,
+                    "commit_seconds": 0,
+                    "disable_seconds": 0,
+                    "update_seconds": 0,
+                    "repair_seconds": 0,
+                },
             }
         )
         box = Sandbox(scenario)

@@ -465,9 +465,37 @@ def begin(
         extra_seconds=latency,
         failure=failure,
         data=data,
+        affected=_affected(world, meta),
     )
     meta["job"] = job["id"]
     return job
+
+
+def _affected(world: World, meta: dict[str, Any]) -> dict[str, str]:
+    """The job's affectedObjectDetails, as Site Recovery fills them."""
+    fabric = world.get(meta["fabric_id"]) or {"properties": {}}
+    container_id = meta["item_id"].rsplit("/replicationProtectedItems/", 1)[0]
+    container = world.get(container_id) or {"name": container_id.rsplit("/", 1)[-1], "properties": {}}
+    item = world.get(meta["item_id"]) or {"properties": {}}
+    policy = str(item["properties"].get("policyId") or "")
+    target = meta["input"].get("targetVmName") or item["properties"].get("friendlyName") or meta["name"]
+    return {
+        "PrimaryCloudId": container["name"],
+        "PrimaryCloudName": container["properties"].get("friendlyName", container["name"]),
+        "PrimaryFabricProviderId": (fabric["properties"].get("customDetails") or {}).get("instanceType", ""),
+        "PrimaryVmId": meta["name"],
+        "PrimaryVmName": item["properties"].get("friendlyName", meta["name"]),
+        "PrimaryVmmId": fabric["properties"].get("internalIdentifier", ""),
+        "PrimaryVmmName": fabric["properties"].get("friendlyName", ""),
+        "ProtectionProfileId": str(uuid.uuid5(uuid.NAMESPACE_URL, policy.lower())) if policy else "",
+        "RecoveryCloudId": str(uuid.uuid5(uuid.NAMESPACE_URL, meta["vault_id"].lower() + "/azure")),
+        "RecoveryCloudName": "Microsoft Azure",
+        "RecoveryFabricProviderId": "Azure",
+        "RecoveryVmId": "",
+        "RecoveryVmName": target,
+        "RecoveryVmmId": str(uuid.uuid5(uuid.NAMESPACE_URL, meta["vault_id"].lower() + "/azurevmm")),
+        "RecoveryVmmName": "Microsoft Azure",
+    }
 
 
 def check_allowed(world: World, rid: str, operation: str) -> dict[str, Any]:

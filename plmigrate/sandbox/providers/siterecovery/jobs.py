@@ -104,8 +104,10 @@ def start(
     extra_seconds: float = 0.0,
     failure: Problem | None = None,
     data: dict[str, Any] | None = None,
+    affected: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Record a new job on an item; returns the stored job."""
+    """Record a new job on an item; returns the stored job. `affected`: the objects Site Recovery
+    names in `customDetails.affectedObjectDetails` (primary cloud, VM, fabric; recovery side)."""
     scenario, friendly, duration, _, _ = KINDS[kind]
     name = str(uuid.uuid4())
     began = clock.now(world)
@@ -130,7 +132,11 @@ def start(
             "targetInstanceType": "ProtectionEntity",
             "customDetails": {
                 "instanceType": "AsrJobDetails",
-                "affectedObjectDetails": {"ProtectedItemId": item_id, "ReplicationProvider": instance_type},
+                "affectedObjectDetails": {
+                    **(affected or {}),
+                    "ProtectedItemId": item_id,
+                    "ReplicationProvider": instance_type,
+                },
             },
         },
     }
