@@ -247,6 +247,10 @@ TRANSIENT_CODES = frozenset(
         "TooManyRequests",
         "SubscriptionRequestsThrottled",
         "AnotherOperationInProgress",
+        # A resource the write references (or, for storage, the account itself) is still in an
+        # operation: the same write succeeds once that operation ends.
+        "ReferencedResourceNotProvisioned",
+        "StorageAccountOperationInProgress",
         "Canceled",
     }
 )

@@ -12,7 +12,7 @@ from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.errors import StepFailed
 from plmigrate.facts import ConnectionFacts, EndpointFacts
 from plmigrate.naming import ZONE_GROUP, arm_id, vnet_link_name, zone_config_name
-from tasks.retrying import ARM_RETRIES, read_settled
+from tasks.retrying import ARM_RETRIES, SETTLED, read_settled
 
 # Codes ARM answers when the endpoint's creator may not approve on the target: the connection
 # must then be requested as a manual one, for the owner to approve.
@@ -174,9 +174,22 @@ def ensure_private_dns_zone(
         logger.info("Created private DNS zone %s", zone_id)
     links: dict[str, tuple[str, str]] = {}  # VNet ID -> (link name, provisioning state)
     for link in az.privatedns.virtual_network_links.list(resource_group, zone):
-        props = rest(link).get("properties") or {}
+        found = rest(link)
+        if (found.get("properties") or {}).get("provisioningState", "Succeeded") not in SETTLED:
+            # A link still being made (a crashed run's PUT): a write now would be refused with 409
+            # AnotherOperationInProgress, so wait for its outcome before deciding.
+            name = link.name
+
+            def read_link(name: str = name) -> dict | None:
+                try:
+                    return rest(az.privatedns.virtual_network_links.get(resource_group, zone, name))
+                except ResourceNotFoundError:
+                    return None
+
+            found = read_settled(read_link) or found
+        props = found.get("properties") or {}
         vnet = (props.get("virtualNetwork") or {}).get("id", "").lower()
-        links[vnet] = (link.name, props.get("provisioningState", "Succeeded"))
+        links[vnet] = (found["name"], props.get("provisioningState", "Succeeded"))
     for vnet_id in vnet_ids:
         link_name, state = links.get(vnet_id.lower(), (None, None))
         if state == "Succeeded":
@@ -207,10 +220,15 @@ def ensure_zone_group(target: Target, endpoint: EndpointFacts, zone_ids: list[st
     if dry_run and endpoint.written:
         logger.info("Would give %s a zone group naming %s", endpoint.name, ", ".join(zone_ids))
         return True
-    try:
-        group = rest(az.network.private_dns_zone_groups.get(endpoint.resource_group, endpoint.name, ZONE_GROUP))
-    except ResourceNotFoundError:
-        group = {}
+
+    def read() -> dict | None:
+        try:
+            return rest(az.network.private_dns_zone_groups.get(endpoint.resource_group, endpoint.name, ZONE_GROUP))
+        except ResourceNotFoundError:
+            return None
+
+    # A group still being written (a crashed run's PUT) is waited for: a PUT over it is refused.
+    group = read_settled(read) or {}
     configs = (group.get("properties") or {}).get("privateDnsZoneConfigs") or []
     present = {(c.get("properties") or {}).get("privateDnsZoneId", "").lower() for c in configs}
     if (

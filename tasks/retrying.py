@@ -34,8 +34,8 @@ ARM_RETRIES: dict[str, Any] = {
 }
 
 
-# provisioningState values that mean an operation is still running on the resource.
-_SETTLED = {"Succeeded", "Failed", "Canceled"}
+# provisioningState values that mean no operation is running on the resource any more.
+SETTLED = frozenset({"Succeeded", "Failed", "Canceled"})
 
 
 def read_settled(
@@ -48,6 +48,6 @@ def read_settled(
     while True:
         found = read()
         state = ((found or {}).get("properties") or {}).get("provisioningState", "Succeeded")
-        if found is None or state in _SETTLED or time.monotonic() >= deadline:
+        if found is None or state in SETTLED or time.monotonic() >= deadline:
             return found
         time.sleep(poll_seconds)

@@ -34,6 +34,10 @@ class World:
         self.resources: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        # Operations still running on resources, by resource key: until (epoch seconds), the
+        # provisioningState to settle on, and what `lro` needs to word ARM's refusals. A resource
+        # shows its in-progress state until `until`; every read settles what is due first.
+        self.in_flight: dict[str, dict[str, Any]] = {}
         self.calls: Counter[tuple[str, str, int]] = Counter()
         # time.monotonic() of the first ARM request's arrival and of the last answer (benchmarks
         # split a run into start-up, ARM window and tail with them).
@@ -46,8 +50,28 @@ class World:
         self.dns_faults: dict[str, str] = {}  # name or "*" -> "timeout" | "servfail"
 
     # -- resources ---------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """End the operations whose time has come: the resource takes its final state."""
+        if not self.in_flight:
+            return
+        now = time.time()
+        for k, op in list(self.in_flight.items()):
+            if op["until"] <= now:
+                del self.in_flight[k]
+                resource = self.resources.get(k)
+                if resource is not None:
+                    resource.setdefault("properties", {})["provisioningState"] = op["final"]
+
+    def busy(self, resource_id: str) -> dict[str, Any] | None:
+        """The operation still running on a resource, if any."""
+        with self.lock:
+            self._settle()
+            found = self.in_flight.get(key(resource_id))
+            return dict(found) if found is not None else None
+
     def get(self, resource_id: str) -> dict[str, Any] | None:
         with self.lock:
+            self._settle()
             found = self.resources.get(key(resource_id))
             return copy.deepcopy(found) if found is not None else None
 
@@ -71,8 +95,10 @@ class World:
         with self.lock:
             k = key(resource_id)
             removed = self.resources.pop(k, None)
+            self.in_flight.pop(k, None)
             for child in [c for c in self.resources if c.startswith(k + "/")]:
                 del self.resources[child]
+                self.in_flight.pop(child, None)
             self.meta.pop(k, None)
             return removed
 
@@ -80,6 +106,7 @@ class World:
         """Direct children `{parent_id}/{child_type}/{name}` (child_type may hold `providers/...`)."""
         prefix = key(parent_id) + "/" + child_type.lower().strip("/") + "/"
         with self.lock:
+            self._settle()
             return [
                 copy.deepcopy(r)
                 for k, r in sorted(self.resources.items())
@@ -91,6 +118,7 @@ class World:
         want = resource_type.lower()
         prefix = key(scope) if scope else ""
         with self.lock:
+            self._settle()
             return [
                 copy.deepcopy(r)
                 for k, r in sorted(self.resources.items())
@@ -119,8 +147,10 @@ class World:
     # -- persistence -------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
+            self._settle()
             return {
                 "resources": copy.deepcopy(self.resources),
+                "in_flight": copy.deepcopy(self.in_flight),
                 "meta": copy.deepcopy(self.meta),
                 "counters": dict(self.counters),
                 "dns_forwarders": dict(self.dns_forwarders),
@@ -129,6 +159,7 @@ class World:
     def restore(self, data: dict[str, Any]) -> None:
         with self.lock:
             self.resources = data.get("resources", {})
+            self.in_flight = data.get("in_flight", {})
             self.meta = data.get("meta", {})
             self.counters = Counter(data.get("counters", {}))
             self.dns_forwarders = data.get("dns_forwarders", {})

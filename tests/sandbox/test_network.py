@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import ssl
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox, connections
 from plmigrate.sandbox.providers import privatedns
+from plmigrate.sandbox.scenario import FaultSeed, LatencySeed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "contract" / "azure-examples" / "network"
 SUB = "00000000-0000-0000-0000-00000000a11e"
@@ -357,6 +359,130 @@ def test_changes_azure_refuses_on_an_existing_endpoint(box: Sandbox, net: AzureC
     # Nothing of the refused requests was applied.
     assert box.world.get(pe.id) == before
     assert len(connections.for_target(box.world, account)) == 1
+
+
+def slow(box: Sandbox, resource_type: str, seconds: float, method: str = "PUT") -> None:
+    """Operations of this kind take `seconds` (the scenario's latency settings, set at run time)."""
+    box.app.behaviour.set_latencies([LatencySeed(method=method, resource_type=resource_type, seconds=seconds)])
+
+
+def wait_settled(read: Callable[[], Any], deadline_seconds: float = 10) -> Any:
+    deadline = time.monotonic() + deadline_seconds
+    while (found := read()).provisioning_state != "Succeeded":
+        assert time.monotonic() < deadline, f"still {found.provisioning_state}"
+        time.sleep(0.1)
+    return found
+
+
+def test_an_endpoint_shows_updating_until_its_operation_ends_and_refuses_writes_meanwhile(
+    box: Sandbox, net: AzureClients
+) -> None:
+    account = put_storage(box, "stslow01")
+    zone = put_zone(box, "privatelink.blob.core.windows.net")
+    slow(box, "Microsoft.Network/privateEndpoints", 1.5)
+    started = time.monotonic()
+    first = net.network.private_endpoints.begin_create_or_update(
+        PE_RG, "pe-slow", pe_body(account, "blob"), polling=False
+    ).result()
+    assert first.provisioning_state == "Updating"  # the first answer: the operation has only begun
+    assert net.network.private_endpoints.get(PE_RG, "pe-slow").provisioning_state == "Updating"
+    endpoint_id = first.id
+
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-slow", pe_body(account, "blob"))
+    status, code, message = arm_error(info)
+    assert (status, code) == (409, "AnotherOperationInProgress")
+    assert message.startswith(
+        "Another operation on this or dependent resource is in progress. To retrieve status of the operation "
+        f"use uri: {box.info.arm_url}/subscriptions/{SUB}/providers/"
+    )
+    with pytest.raises(HttpResponseError) as info:
+        net.network.private_endpoints.begin_delete(PE_RG, "pe-slow").result()
+    assert arm_error(info)[:2] == (409, "AnotherOperationInProgress")
+    group = {"properties": {"privateDnsZoneConfigs": [{"name": "blob", "properties": {"privateDnsZoneId": zone}}]}}
+    with pytest.raises(HttpResponseError) as info:
+        net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-slow", "default", group).result()
+    assert arm_error(info)[:2] == (409, "AnotherOperationInProgress")
+
+    done = wait_settled(lambda: net.network.private_endpoints.get(PE_RG, "pe-slow"))
+    assert time.monotonic() - started >= 1.4, "settled before the operation's latency had passed"
+    assert done.id == endpoint_id
+    slow(box, "none", 0)
+    net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-slow", "default", group).result()
+    assert create_pe(net, "pe-slow", pe_body(account, "blob")).provisioning_state == "Succeeded"
+
+
+def test_a_write_referencing_a_subnet_or_zone_still_provisioning_fails(box: Sandbox, net: AzureClients) -> None:
+    account = put_storage(box, "stref01")
+    slow(box, "Microsoft.Network/virtualNetworks/subnets", 1.5)
+    net.network.subnets.begin_create_or_update(
+        NET_RG, VNET, "snet-new", {"properties": {"addressPrefix": "10.20.9.0/24"}}, polling=False
+    )
+    new_subnet = f"{VNET_ID}/subnets/snet-new"
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-early", pe_body(account, "blob", subnet_id=new_subnet))
+    endpoint_id = f"/subscriptions/{SUB}/resourceGroups/{PE_RG}/providers/Microsoft.Network/privateEndpoints/pe-early"
+    assert arm_error(info) == (
+        400,
+        "ReferencedResourceNotProvisioned",
+        f"Cannot proceed with operation because resource {new_subnet} used by resource {endpoint_id} is not in "
+        "Succeeded state. Resource is in Updating state and the last operation that updated/is updating the "
+        "resource is PutSubnetOperation.",
+    )
+    assert box.world.get(endpoint_id) is None and connections.for_target(box.world, account) == []
+    # The subnet itself is busy: a second write on it waits for the first.
+    with pytest.raises(HttpResponseError) as info:
+        net.network.subnets.begin_create_or_update(
+            NET_RG, VNET, "snet-new", {"properties": {"addressPrefix": "10.20.9.0/24"}}
+        ).result()
+    assert arm_error(info)[:2] == (409, "AnotherOperationInProgress")
+
+    # A zone group naming a zone still being created.
+    slow(box, "Microsoft.Network/privateDnsZones", 1.5)
+    pe = create_pe(net, "pe-zoned", pe_body(account, "blob"))
+    net.privatedns.private_zones.begin_create_or_update(
+        NET_RG, "privatelink.blob.core.windows.net", {"location": "global"}, polling=False
+    )
+    zone = f"/subscriptions/{SUB}/resourceGroups/{NET_RG}/providers/Microsoft.Network/privateDnsZones/" + (
+        "privatelink.blob.core.windows.net"
+    )
+    group = {"properties": {"privateDnsZoneConfigs": [{"name": "blob", "properties": {"privateDnsZoneId": zone}}]}}
+    with pytest.raises(HttpResponseError) as info:
+        net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-zoned", "default", group).result()
+    status, code, message = arm_error(info)
+    assert (status, code) == (400, "ReferencedResourceNotProvisioned")
+    assert f"resource {zone} used by resource {pe.id}/privateDnsZoneGroups/default" in message
+    assert "Resource is in Creating state" in message and "PutPrivateDnsZoneOperation" in message
+
+    wait_settled(lambda: net.network.subnets.get(NET_RG, VNET, "snet-new"))
+    wait_settled(lambda: net.privatedns.private_zones.get(NET_RG, "privatelink.blob.core.windows.net"))
+    assert create_pe(net, "pe-early", pe_body(account, "blob", subnet_id=new_subnet)).provisioning_state == "Succeeded"
+    made = net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-zoned", "default", group).result()
+    assert made.private_dns_zone_configs[0].record_sets[0].fqdn == "stref01.privatelink.blob.core.windows.net"
+
+
+def test_an_injected_lro_failure_shows_updating_then_failed(box: Sandbox, net: AzureClients) -> None:
+    account = put_storage(box, "stfail01")
+    slow(box, "Microsoft.Network/privateEndpoints", 1.0)
+    box.app.behaviour.set_faults(
+        [
+            FaultSeed(
+                method="PUT",
+                resource_type="Microsoft.Network/privateEndpoints",
+                lro_failure=True,
+                code="InternalServerError",
+                message="boom",
+                sequence=[True],
+            )
+        ]
+    )
+    net.network.private_endpoints.begin_create_or_update(PE_RG, "pe-fails", pe_body(account, "blob"), polling=False)
+    assert net.network.private_endpoints.get(PE_RG, "pe-fails").provisioning_state == "Updating"
+    deadline = time.monotonic() + 10
+    while (state := net.network.private_endpoints.get(PE_RG, "pe-fails").provisioning_state) == "Updating":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert state == "Failed"
 
 
 def test_site_recovery_endpoint_has_six_members_with_their_own_ips(box: Sandbox, net: AzureClients) -> None:

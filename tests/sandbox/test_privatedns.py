@@ -5,6 +5,7 @@ helpers the network provider's zone groups use."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from azure.core.exceptions import (
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox
 from plmigrate.sandbox.providers import privatedns
+from plmigrate.sandbox.scenario import LatencySeed
 
 EXAMPLES = Path(__file__).parents[1] / "contract" / "azure-examples" / "privatedns"
 RG = "rg-dns"
@@ -423,6 +425,85 @@ def test_link_patch_merges_registration_and_tags_but_keeps_the_vnet(box: Sandbox
         412: 1,
         404: 1,
     }
+
+
+# -- operations in progress ----------------------------------------------------------------------
+def _until_settled(read: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + 10
+    while (found := read()).provisioning_state not in ("Succeeded", "Failed"):
+        assert time.monotonic() < deadline, f"still {found.provisioning_state}"
+        time.sleep(0.1)
+    return found
+
+
+def test_a_zone_shows_creating_then_updating_and_refuses_writes_meanwhile(box: Sandbox, az: AzureClients) -> None:
+    vnet = put_vnet(box)
+    box.app.behaviour.set_latencies(
+        [
+            LatencySeed(method=m, resource_type="Microsoft.Network/privateDnsZones", seconds=1.0)
+            for m in ("PUT", "PATCH")
+        ]
+    )
+    zones, links = az.privatedns.private_zones, az.privatedns.virtual_network_links
+    zones.begin_create_or_update(RG, ZONE, {"location": "global"}, polling=False)
+    assert zones.get(RG, ZONE).provisioning_state == "Creating"
+    link_body = {"location": "global", "properties": {"virtualNetwork": {"id": vnet}}}
+    for write in (
+        lambda: zones.begin_create_or_update(RG, ZONE, {"location": "global"}),
+        lambda: zones.begin_update(RG, ZONE, {"tags": {"a": "b"}}),
+        lambda: zones.begin_delete(RG, ZONE),
+        lambda: links.begin_create_or_update(RG, ZONE, "link-hub", link_body),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            write()
+        assert info.value.status_code == 409 and info.value.error.code == "AnotherOperationInProgress"
+        assert "To retrieve status of the operation use uri: " + box.info.arm_url in info.value.error.message
+    assert _until_settled(lambda: zones.get(RG, ZONE)).provisioning_state == "Succeeded"
+    zones.begin_update(RG, ZONE, {"tags": {"a": "b"}}, polling=False)
+    assert zones.get(RG, ZONE).provisioning_state == "Updating"
+    assert _until_settled(lambda: zones.get(RG, ZONE)).tags == {"a": "b"}
+
+
+def test_a_link_to_a_vnet_still_updating_fails_and_a_busy_link_refuses_writes(box: Sandbox, az: AzureClients) -> None:
+    make_zone(az)
+    network = clients(Target.sandbox(box.info)).network
+    box.app.behaviour.set_latencies(
+        [LatencySeed(method="PUT", resource_type="Microsoft.Network/virtualNetworks", seconds=1.0)]
+    )
+    network.virtual_networks.begin_create_or_update(
+        RG,
+        "vnet-new",
+        {"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.30.0.0/16"]}}},
+        polling=False,
+    )
+    vnet = vnet_id(box, "vnet-new")
+    links = az.privatedns.virtual_network_links
+    body = {"location": "global", "properties": {"virtualNetwork": {"id": vnet}}}
+    with pytest.raises(HttpResponseError) as info:
+        links.begin_create_or_update(RG, ZONE, "link-new", body)
+    assert info.value.status_code == 400 and info.value.error.code == "ReferencedResourceNotProvisioned"
+    assert info.value.error.message.startswith(
+        f"Cannot proceed with operation because resource {vnet} used by resource "
+    )
+    assert info.value.error.message.endswith(
+        "is not in Succeeded state. Resource is in Updating state and the last operation that updated/is updating "
+        "the resource is PutVirtualNetworkOperation."
+    )
+    _until_settled(lambda: network.virtual_networks.get(RG, "vnet-new"))
+
+    box.app.behaviour.set_latencies(
+        [LatencySeed(method="PUT", resource_type="Microsoft.Network/privateDnsZones/virtualNetworkLinks", seconds=1.0)]
+    )
+    links.begin_create_or_update(RG, ZONE, "link-new", body, polling=False)
+    assert links.get(RG, ZONE, "link-new").provisioning_state == "Creating"
+    for write in (
+        lambda: links.begin_update(RG, ZONE, "link-new", {"properties": {"registrationEnabled": True}}),
+        lambda: links.begin_delete(RG, ZONE, "link-new"),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            write()
+        assert info.value.status_code == 409 and info.value.error.code == "AnotherOperationInProgress"
+    assert _until_settled(lambda: links.get(RG, ZONE, "link-new")).provisioning_state == "Succeeded"
 
 
 # -- helpers shared with the network provider --------------------------------------------------------

@@ -14,6 +14,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox, connections
+from plmigrate.sandbox.scenario import LatencySeed
 
 EXAMPLES = Path(__file__).parents[1] / "contract" / "azure-examples" / "storage"
 SUB = "00000000-0000-0000-0000-00000000a11e"
@@ -496,6 +497,29 @@ def test_injected_lro_failure_fails_the_poller_and_the_account(make_sandbox: Cal
         az.storage.storage_accounts.begin_create("rg-st", "stfails01", body, retry_total=0).result()
     assert "StorageAccountOperationFailed" in str(info.value)
     assert az.storage.storage_accounts.get_properties("rg-st", "stfails01").properties.provisioning_state == "Failed"
+
+
+def test_an_account_being_created_shows_creating_and_refuses_changes(box: Sandbox, az: AzureClients) -> None:
+    box.app.behaviour.set_latencies(
+        [LatencySeed(method="PUT", resource_type="Microsoft.Storage/storageAccounts", seconds=1.0)]
+    )
+    body = {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": "eastus"}
+    poller = az.storage.storage_accounts.begin_create("rg-st", "stslow01", body)
+    assert az.storage.storage_accounts.get_properties("rg-st", "stslow01").provisioning_state == "Creating"
+    for change in (
+        lambda: az.storage.storage_accounts.update("rg-st", "stslow01", {"tags": {"a": "b"}}),
+        lambda: az.storage.storage_accounts.begin_create("rg-st", "stslow01", body),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            change()
+        assert error_of(info) == (
+            409,
+            "StorageAccountOperationInProgress",
+            "An operation is currently performing on this storage account that requires exclusive access.",
+        )
+    made = poller.result()
+    assert made.provisioning_state == "Succeeded"
+    assert az.storage.storage_accounts.update("rg-st", "stslow01", {"tags": {"a": "b"}}).tags == {"a": "b"}
 
 
 # -- blob service properties -------------------------------------------------------------------------

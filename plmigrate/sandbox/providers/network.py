@@ -240,6 +240,7 @@ def put_vnet(req: ArmRequest) -> ArmResponse:
     vnet_id = _rid(req, "virtualNetworks", req.params["virtualNetworkName"])
     with req.world.lock:
         existing = req.world.get(vnet_id)
+        lro.refuse_if_busy(req, vnet_id)
         location = body.get("location") or (existing or {}).get("location")
         if not location:
             raise bad_request("LocationRequired", "The location property is required for this definition.")
@@ -293,7 +294,7 @@ def put_vnet(req: ArmRequest) -> ArmResponse:
         _put_subnets(req.world, vnet_id, wanted)
         sync_vnet(req.world, vnet_id)
         stored = req.world.get(vnet_id)
-    return lro.accepted(req, 200 if existing else 201, stored, resource_id=vnet_id)
+    return lro.accepted(req, 200 if existing else 201, stored, resource_id=vnet_id, in_progress="Updating")
 
 
 def get_vnet(req: ArmRequest) -> ArmResponse:
@@ -317,6 +318,8 @@ def put_subnet(req: ArmRequest) -> ArmResponse:
         vnet = req.world.require(vnet_id)
         subnet_id = f"{vnet['id']}/subnets/{req.params['subnetName']}"
         existing = req.world.get(subnet_id)
+        lro.refuse_if_busy(req, subnet_id)
+        lro.refuse_if_busy(req, vnet["id"])  # a subnet write updates its VNet
         name = existing["name"] if existing else req.params["subnetName"]
         props = dict(body.get("properties") or {})
         prefixes = _subnet_prefixes(props, subnet_id)
@@ -338,7 +341,7 @@ def put_subnet(req: ArmRequest) -> ArmResponse:
         req.world.put(_subnet_body(subnet_id, name, props))
         sync_vnet(req.world, vnet["id"])
         stored = req.world.get(subnet_id)
-    return lro.accepted(req, 200 if existing else 201, stored, resource_id=subnet_id)
+    return lro.accepted(req, 200 if existing else 201, stored, resource_id=subnet_id, in_progress="Updating")
 
 
 def get_subnet(req: ArmRequest) -> ArmResponse:
@@ -575,6 +578,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
         existing = world.get(endpoint_id)
         if existing is not None:
             endpoint_id = existing["id"]
+        lro.refuse_if_busy(req, endpoint_id)
         name = existing["name"] if existing else req.params["privateEndpointName"]
         asked_location = (body.get("location") or "").replace(" ", "").lower()
         location = (existing or {}).get("location") or asked_location
@@ -590,6 +594,8 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
             )
         props = body.get("properties") or {}
         subnet = _resolve_subnet(req, props, endpoint_id, location)
+        lro.refuse_unprovisioned(req, subnet["id"], endpoint_id)
+        lro.refuse_unprovisioned(req, _vnet_of(subnet["id"]), endpoint_id)
         if existing is not None and key(existing["properties"]["subnet"]["id"]) != key(subnet["id"]):
             raise bad_request(
                 "CannotChangeSubnetOnExistingPrivateEndpoint",
@@ -615,6 +621,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
                     f"The resource '{target_ref or '(no privateLinkServiceId)'}' that private endpoint {name} "
                     f"connects to (connection '{conn_name}') was not found.",
                 )
+            lro.refuse_unprovisioned(req, target["id"], endpoint_id)
             group_ids = [str(g) for g in conn_props.get("groupIds") or []]
             members = _members(world, target, group_ids, f"{endpoint_id}/{list_name}/{conn_name}")
             _check_connection_change(req, existing, list_name, conn_name, target, group_ids, links)
@@ -798,7 +805,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
             world.delete(old_nic["id"])
         sync_vnet(world, _vnet_of(subnet["id"]))
         stored = world.get(endpoint_id)
-    return lro.accepted(req, 200 if existing else 201, stored, resource_id=endpoint_id)
+    return lro.accepted(req, 200 if existing else 201, stored, resource_id=endpoint_id, in_progress="Updating")
 
 
 def get_endpoint(req: ArmRequest) -> ArmResponse:
@@ -837,6 +844,7 @@ def delete_endpoint_resources(world: World, endpoint_id: str) -> bool:
 
 def delete_endpoint(req: ArmRequest) -> ArmResponse:
     endpoint_id = _rid(req, "privateEndpoints", req.params["privateEndpointName"])
+    lro.refuse_if_busy(req, endpoint_id)
     if not delete_endpoint_resources(req.world, endpoint_id):
         return ArmResponse(204)
     return lro.accepted(req, 202, None, style="both")
@@ -939,6 +947,8 @@ def put_zone_group(req: ArmRequest) -> ArmResponse:
         endpoint = world.require(endpoint_id)
         group_id = f"{endpoint['id']}/privateDnsZoneGroups/{req.params['privateDnsZoneGroupName']}"
         existing = world.get(group_id)
+        lro.refuse_if_busy(req, group_id)
+        lro.refuse_if_busy(req, endpoint["id"])  # a zone group write updates its endpoint
         others = [g for g in world.children(endpoint["id"], "privateDnsZoneGroups") if key(g["id"]) != key(group_id)]
         if others:
             raise bad_request(
@@ -964,6 +974,7 @@ def put_zone_group(req: ArmRequest) -> ArmResponse:
                     f"Private DNS zone '{zone_ref or '(no privateDnsZoneId)'}' referenced by private DNS zone group "
                     f"{group_id} was not found.",
                 )
+            lro.refuse_unprovisioned(req, zone["id"], group_id)
             zones.append((config.get("name") or zone["name"], zone))
 
         stored = write_zone_group(
@@ -974,7 +985,7 @@ def put_zone_group(req: ArmRequest) -> ArmResponse:
             zones,
             existing,
         )
-    return lro.accepted(req, 200 if existing else 201, stored, resource_id=stored["id"])
+    return lro.accepted(req, 200 if existing else 201, stored, resource_id=stored["id"], in_progress="Updating")
 
 
 def get_zone_group(req: ArmRequest) -> ArmResponse:
@@ -997,6 +1008,8 @@ def delete_zone_group(req: ArmRequest) -> ArmResponse:
         group = req.world.get(group_id)
         if group is None:
             return ArmResponse(204)
+        lro.refuse_if_busy(req, group_id)
+        lro.refuse_if_busy(req, endpoint_id)
         _remove_group_records(req.world, group)
         req.world.delete(group_id)
     return lro.accepted(req, 202, None, style="both")

@@ -202,6 +202,7 @@ def put_zone(req: ArmRequest) -> ArmResponse:
     zid = zone_id_of(req)
     with req.world.lock:
         existing = req.world.get(zid)
+        lro.refuse_if_busy(req, zid)
         _check_preconditions(req, existing)
         _check_global(body, ZONE_TYPE)
         name = existing["name"] if existing else req.params["privateZoneName"].lower()
@@ -222,7 +223,9 @@ def put_zone(req: ArmRequest) -> ArmResponse:
         req.world.put(zone)
         if existing is None:
             _put_soa(req.world, zone)
-    return lro.accepted(req, 202, None, style="both", resource_id=zone["id"])
+    return lro.accepted(
+        req, 202, None, style="both", resource_id=zone["id"], in_progress="Updating" if existing else "Creating"
+    )
 
 
 def patch_zone(req: ArmRequest) -> ArmResponse:
@@ -235,6 +238,7 @@ def patch_zone(req: ArmRequest) -> ArmResponse:
         if zone is None:
             require_group(req)
             raise not_found(zid)
+        lro.refuse_if_busy(req, zid)
         _check_preconditions(req, zone)
         if body.get("location") is not None:
             _check_global(body, ZONE_TYPE)
@@ -245,7 +249,7 @@ def patch_zone(req: ArmRequest) -> ArmResponse:
                 zone.pop("tags", None)
         zone["etag"] = str(uuid.uuid4())
         req.world.put(zone)
-    return lro.accepted(req, 202, None, style="both", resource_id=zone["id"])
+    return lro.accepted(req, 202, None, style="both", resource_id=zone["id"], in_progress="Updating")
 
 
 def _put_soa(world: World, zone: dict[str, Any]) -> None:
@@ -287,6 +291,7 @@ def delete_zone(req: ArmRequest) -> ArmResponse:
         zone = req.world.get(zid)
         if zone is None:
             return ArmResponse(204)
+        lro.refuse_if_busy(req, zid)
         _check_preconditions(req, zone)
         links = links_of(req.world, zid)
         if links:
@@ -452,6 +457,8 @@ def put_link(req: ArmRequest) -> ArmResponse:
         zone = _require_zone(req)
         lid = f"{zone['id']}/virtualNetworkLinks/{name}"
         existing = req.world.get(lid)
+        lro.refuse_if_busy(req, lid)
+        lro.refuse_if_busy(req, zone["id"])  # not while the zone itself is being made or changed
         _check_preconditions(req, existing)
         _check_global(body, LINK_TYPE)
         given = body.get("properties") or {}
@@ -463,6 +470,7 @@ def put_link(req: ArmRequest) -> ArmResponse:
         vnet = req.world.get(vnet_id)
         if vnet is None or vnet.get("type", "").lower() != VNET_TYPE.lower():
             raise bad_request("BadRequest", f"Virtual network resource not found for '{vnet_id}'")
+        lro.refuse_unprovisioned(req, vnet["id"], lid)
         for other in links_of(req.world, zone["id"]):
             if key(other["id"]) != key(lid) and key(other["properties"]["virtualNetwork"]["id"]) == key(vnet_id):
                 raise ArmError(
@@ -491,7 +499,9 @@ def put_link(req: ArmRequest) -> ArmResponse:
         if tags:
             link["tags"] = tags
         req.world.put(link)
-    return lro.accepted(req, 202, None, style="both", resource_id=link["id"])
+    return lro.accepted(
+        req, 202, None, style="both", resource_id=link["id"], in_progress="Updating" if existing else "Creating"
+    )
 
 
 def patch_link(req: ArmRequest) -> ArmResponse:
@@ -504,6 +514,7 @@ def patch_link(req: ArmRequest) -> ArmResponse:
         link = req.world.get(lid)
         if link is None:
             raise not_found(lid)
+        lro.refuse_if_busy(req, lid)
         _check_preconditions(req, link)
         if body.get("location") is not None:
             _check_global(body, LINK_TYPE)
@@ -527,7 +538,7 @@ def patch_link(req: ArmRequest) -> ArmResponse:
                 link.pop("tags", None)
         link["etag"] = str(uuid.uuid4())
         req.world.put(link)
-    return lro.accepted(req, 202, None, style="both", resource_id=link["id"])
+    return lro.accepted(req, 202, None, style="both", resource_id=link["id"], in_progress="Updating")
 
 
 def get_link(req: ArmRequest) -> ArmResponse:
@@ -548,6 +559,7 @@ def delete_link(req: ArmRequest) -> ArmResponse:
         existing = req.world.get(lid)
         if existing is None:
             return ArmResponse(204)
+        lro.refuse_if_busy(req, lid)
         _check_preconditions(req, existing)
         req.world.delete(lid)
     return lro.accepted(req, 202, None, style="both")

@@ -401,6 +401,7 @@ def create_account(req: ArmRequest) -> ArmResponse:
         if taken is not None and taken["id"].lower() != rid.lower():
             raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
         if taken is not None:
+            lro.refuse_if_busy(req, taken["id"], code="StorageAccountOperationInProgress")
             if taken["location"] != location:
                 raise ArmError(
                     409,
@@ -423,7 +424,7 @@ def create_account(req: ArmRequest) -> ArmResponse:
         req.world.put(build_blob_service(rid))
         req.world.meta_of(rid).setdefault("principal_may_approve", True)
     # The operation's result is the account (read live at the end); ARM's 202 itself has no body.
-    response = lro.accepted(req, 202, account, style="location", resource_id=rid)
+    response = lro.accepted(req, 202, account, style="location", resource_id=rid, in_progress="Creating")
     response.body = None
     # ARM always advises a wait; 0 lets the client's own polling interval apply unless latency is set.
     response.headers.setdefault("Retry-After", "0")
@@ -438,6 +439,7 @@ def update_account(req: ArmRequest) -> ArmResponse:
     body = req.json_body()
     with req.world.lock:
         account = _require_account(req)
+        lro.refuse_if_busy(req, account["id"], code="StorageAccountOperationInProgress")
         check_update(account, body)
         stored = req.world.put(apply_update(account, body))
     return ArmResponse(200, render(req.world, stored))
