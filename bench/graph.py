@@ -244,9 +244,9 @@ def settle_accounts(
             if self_approve_connection.fn(target, ref, find_account_connection.fn(target, ref, endpoint)):
                 approved[name] = read_private_endpoint.fn(target, endpoint)
         pending = {n: e for n, e in approved.items() if connection_verdict(e.connection.status) == "wait"}
-    for name, endpoint in pending.items():
-        approved[name] = await_connection_approval.fn(
-            target, endpoint, bu.approval.timeout_seconds, bu.approval.poll_seconds
+    if pending:
+        approved.update(
+            await_connection_approval.fn(target, pending, bu.approval.timeout_seconds, bu.approval.poll_seconds)
         )
     for name, endpoint in approved.items():
         if connection_verdict(endpoint.connection.status) != "proceed":

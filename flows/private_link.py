@@ -19,12 +19,19 @@ from prefect.futures import PrefectFuture
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from plmigrate.approval import ResumeRecord, WaitMode, wait_mode, waiting_line
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
 from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
-from plmigrate.model import BusinessUnit, load_business_unit
+from plmigrate.model import ApprovalPolicy, BusinessUnit, load_business_unit
 from plmigrate.naming import arm_id
-from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
+from plmigrate.report import (
+    AccountReport,
+    LandingZoneReport,
+    render_approval_outcome,
+    render_approval_request,
+    render_markdown,
+)
 from plmigrate.rules import (
     ASR_GROUP_ID,
     ASR_ZONE,
@@ -215,8 +222,13 @@ def account_reports(
     accounts: list[AccountFacts],
     prepared: dict[str, tuple[list[RoleGrant], bool, EndpointFacts]],
     approved: dict[str, EndpointFacts],
+    how: dict[str, str] | None = None,
 ) -> dict[str, AccountReport]:
-    """The report of every account that was prepared and approved."""
+    """The report of every account that was prepared and approved; `how` says, per account, how
+    a connection that awaited its owner came to be decided.
+
+    The report says what this run wrote: an endpoint re-read after its approval is Azure's view,
+    which knows nothing of who created it, so the create step's `written` mark is carried over."""
     return {
         a.name: AccountReport(
             name=a.name,
@@ -225,7 +237,8 @@ def account_reports(
             sku=a.sku_name,
             roles=prepared[a.name][0],
             trusted_services_changed=prepared[a.name][1],
-            endpoint=approved[a.name],
+            endpoint=approved[a.name].model_copy(update={"written": prepared[a.name][2].written}),
+            approval=(how or {}).get(a.name, ""),
         )
         for a in accounts
         if a.name in approved
@@ -236,12 +249,25 @@ def _waiting(endpoints: dict[str, EndpointFacts]) -> dict[str, EndpointFacts]:
     return {n: e for n, e in endpoints.items() if connection_verdict(e.connection.status) == "wait"}
 
 
+def _approval_wait_mode(policy: ApprovalPolicy) -> WaitMode:
+    """Whether this run can be resumed by a person: the facts Prefect knows, judged by wait_mode."""
+    from prefect.runtime import deployment
+    from prefect.settings import PREFECT_API_URL
+
+    return wait_mode(policy.pause_in_ui, PREFECT_API_URL.value(), deployment.id)
+
+
 def await_approvals(
-    target: Target, bu: BusinessUnit, endpoints: dict[str, EndpointFacts], failures: dict[str, BaseException]
+    target: Target,
+    bu: BusinessUnit,
+    endpoints: dict[str, EndpointFacts],
+    failures: dict[str, BaseException],
+    how: dict[str, str],
 ) -> dict[str, EndpointFacts]:
     """Step 5: Approved goes on; Pending is self-approved (policy and Azure permitting) or waited
-    for (a pause in the Prefect UI, or polling when unattended); Rejected, Disconnected or still
-    Pending at the timeout go to `failures`."""
+    for: a pause for a Resume in the Prefect UI when a person can open the server the run is on,
+    else re-reading Azure (approval.wait_mode). Rejected, Disconnected or still Pending at the
+    timeout go to `failures`; `how` gets, per account waited for, how its approval came."""
     logger = get_run_logger()
     policy = bu.approval
     pending = _waiting(endpoints)
@@ -250,31 +276,33 @@ def await_approvals(
             ref = bu.storage_account(name)
             if self_approve_connection(target, ref, find_account_connection(target, ref, endpoint)):
                 endpoints[name] = read_private_endpoint(target, endpoint)
+                how[name] = "approved by plmigrate (self_approve)"
         pending = _waiting(endpoints)
     if pending:
+        mode = _approval_wait_mode(policy)
+        waited = {name: find_account_connection(target, bu.storage_account(name), e) for name, e in pending.items()}
+        key = f"approval-{bu.name}"
         instructions = [
-            owner_instructions(
-                name,
-                bu.storage_account(name).resource_group,
-                bu.subscription_id,
-                find_account_connection(target, bu.storage_account(name), e),
-            )
-            for name, e in pending.items()
+            owner_instructions(name, bu.storage_account(name).resource_group, bu.subscription_id, connection)
+            for name, connection in waited.items()
         ]
         publish_markdown(
-            f"approval-{bu.name}",
-            "\n\n".join(instructions),
+            key,
+            render_approval_request(bu.name, mode, policy.timeout_seconds, instructions),
             f"Private endpoint connections of {bu.name} awaiting the storage account owner's approval",
         )
-        logger.warning("Waiting for the owner to approve: %s", ", ".join(sorted(pending)))
-        if policy.pause_in_ui:
-            # Each resume re-checks Azure; a resume before the owner approved just pauses again.
+        for name, connection in waited.items():
+            line = waiting_line(bu.storage_account_id(name), connection, mode, target.info_file, policy.timeout_seconds)
+            logger.warning("%s", line)
+        resumes: list[ResumeRecord] = []
+        if mode == "pause":
+            # Each resume re-checks Azure; a resume before the owner approved says so and pauses again.
             deadline = time.monotonic() + policy.timeout_seconds
             rounds = 0
             while pending and time.monotonic() < deadline:
                 rounds += 1
                 try:
-                    pause_flow_run(
+                    answer = pause_flow_run(
                         wait_for_input=ConnectionApproval,
                         timeout=max(1, int(deadline - time.monotonic())),
                         poll_interval=max(1, int(policy.poll_seconds)),
@@ -282,14 +310,48 @@ def await_approvals(
                     )
                 except FlowPauseTimeout:
                     logger.warning("Nobody resumed the run within %.0f s", policy.timeout_seconds)
+                    break
                 for name in list(pending):
                     endpoints[name] = read_private_endpoint(target, pending[name])
-                pending = _waiting(endpoints)
-        else:
-            for name, endpoint in pending.items():
-                endpoints[name] = await_connection_approval(
-                    target, endpoint, policy.timeout_seconds, policy.poll_seconds
+                record = ResumeRecord(
+                    approved_by=answer.approved_by,
+                    note=answer.note,
+                    states={n: endpoints[n].connection.status for n in pending},
                 )
+                resumes.append(record)
+                logger.info(
+                    "Run %s; Azure shows: %s",
+                    record.describe(),
+                    ", ".join(f"{n} {s}" for n, s in record.states.items()),
+                )
+                for name, status in record.states.items():
+                    if status != "Pending":
+                        how[name] = f"{status}; run {record.describe()}"
+                pending = _waiting(endpoints)
+                for name in pending:
+                    logger.warning(
+                        "Connection %s on storage account %s is still Pending: the owner has not approved it yet. "
+                        "Pausing again; press Resume once it is approved (%.0f s left)",
+                        waited[name],
+                        name,
+                        max(0.0, deadline - time.monotonic()),
+                    )
+        else:
+            started = time.monotonic()
+            endpoints.update(await_connection_approval(target, pending, policy.timeout_seconds, policy.poll_seconds))
+            for name in pending:
+                status = endpoints[name].connection.status
+                if status != "Pending":
+                    how[name] = f"{status}; noticed by re-reading Azure after {time.monotonic() - started:.0f} s"
+        publish_markdown(
+            key,
+            render_approval_outcome(
+                bu.name,
+                {n: (waited[n], endpoints[n].connection.status, how.get(n, "")) for n in waited},
+                resumes,
+            ),
+            f"Private endpoint connections of {bu.name}: the owner's decision",
+        )
     for name, endpoint in endpoints.items():
         if connection_verdict(endpoint.connection.status) != "proceed":
             ref = bu.storage_account(name)
@@ -356,10 +418,11 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
     prepared, failures, blob_zone = storage.settle()
     # 5. Await approval (a dry run made nothing, so there is nothing to approve yet)
     endpoints = {name: facts[2] for name, facts in prepared.items()}
-    approved = endpoints if dry_run else await_approvals(target, bu, endpoints, failures)
+    how: dict[str, str] = {}
+    approved = endpoints if dry_run else await_approvals(target, bu, endpoints, failures, how)
     if failures:
         raise next(iter(failures.values()))
-    reports = account_reports(bu, accounts, prepared, approved)
+    reports = account_reports(bu, accounts, prepared, approved, how)
     for name, report in reports.items():
         if name in blob_checks:
             report.dns = _checked_dns(bu, blob_checks[name], endpoints[name], approved[name], nameservers, name)
@@ -418,9 +481,12 @@ def private_link_landing_zone(
         target: `azure` (DefaultAzureCredential) or `sandbox:INFO_FILE`.
         dry_run: read everything and report what would be created or changed; write nothing.
     """
-    with failure_published(f"landing-zone-failed-{Path(business_unit_file).stem}", "Private Link landing zone"):
+    with failure_published(
+        f"landing-zone-failed-{Path(business_unit_file).stem}", "Private Link landing zone"
+    ) as failed:
         bu = load_business_unit(business_unit_file)
         return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
+    return failed.state  # type: ignore[return-value]  # a Failed state: see failure_published
 
 
 if __name__ == "__main__":

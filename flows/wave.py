@@ -184,8 +184,9 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     vault, _, _ = vault_side.settle()
     prepared, failures, _ = storage.settle()
     created = {name: facts[2] for name, facts in prepared.items()}
-    approved = created if dry_run else await_approvals(target, bu, dict(created), failures)
-    ready = account_reports(bu, needed, prepared, approved)
+    how: dict[str, str] = {}
+    approved = created if dry_run else await_approvals(target, bu, dict(created), failures, how)
+    ready = account_reports(bu, needed, prepared, approved, how)
     account_problems = {name: describe_failure(exc) for name, exc in failures.items()}
     dns_problems = dns_problems_of(bu, checks, nameservers, created, ready)
 
@@ -222,7 +223,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
 def migration_wave(run: WaveRun) -> WaveReport:
     """Run one wave of one business unit's inventory (see deployments/): the landing zone and each
     server's readiness, then, with `to` past ready, the servers' lifecycle (flows/lifecycle.py)."""
-    with failure_published(f"wave-failed-{Path(run.business_unit_file).stem}-{run.wave}", f"Wave {run.wave}"):
+    with failure_published(f"wave-failed-{Path(run.business_unit_file).stem}-{run.wave}", f"Wave {run.wave}") as failed:
         bu = load_business_unit(run.business_unit_file)
         servers = load_inventory(run.inventory_file, bu, run.wave)
         problems = refusals(bu, run.to, run.change, interactive=True, now=datetime.now(UTC))
@@ -236,6 +237,7 @@ def migration_wave(run: WaveRun) -> WaveReport:
                 target, bu, run.wave, chosen, report, run.to, run.change, run.approver, run.dry_run
             )
         return report
+    return failed.state  # type: ignore[return-value]  # a Failed state: see failure_published
 
 
 if __name__ == "__main__":

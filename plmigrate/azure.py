@@ -62,6 +62,7 @@ class Target:
     dns_host: str | None = None  # the sandbox's on-prem DNS; None against Azure
     dns_port: int = 53
     admin_url: str | None = None
+    info_file: str | None = None  # the sandbox's info file, for the commands a person is told to run
     # Client-side pacing of ARM calls (see ArmPacer); the business unit's limits set them.
     max_in_flight: int = 8
     reads_per_second: float = 20.0
@@ -95,7 +96,9 @@ class Target:
 
     @classmethod
     def sandbox(cls, info: SandboxInfo | str | Path) -> Target:
+        info_file = None
         if not isinstance(info, SandboxInfo):
+            info_file = str(info)
             info = SandboxInfo.read(info)
         return cls(
             subscription_id=info.subscription_id,
@@ -106,6 +109,7 @@ class Target:
             dns_host=info.dns_host,
             dns_port=info.dns_port,
             admin_url=info.admin_url,
+            info_file=info_file,
         )
 
     @classmethod
@@ -213,25 +217,36 @@ DEFAULT_SANDBOX_INFO = ".sandbox/info.json"
 
 def resolve_target(spec: str, subscription_id: str) -> Target:
     """`sandbox[:INFO_FILE]` or `azure`. Against Azure, the subscription is the business unit's;
-    against the sandbox, the business unit's subscription must be the sandbox's."""
+    against the sandbox, the business unit's subscription must be the sandbox's, and the sandbox
+    must answer now (a stopped one is said in seconds, not after the SDK's retries)."""
+    from plmigrate.errors import InputError, TargetUnavailable
+    from plmigrate.sandbox.serve import AdminClient, InvalidInput
+
     kind, _, rest = spec.partition(":")
     if kind == "azure":
         return Target.azure(subscription_id)
     if kind == "sandbox":
         path = Path(rest or DEFAULT_SANDBOX_INFO)
         if not path.exists():
-            raise FileNotFoundError(
+            raise TargetUnavailable(
                 f"target: no sandbox info file at {path}; start one with "
                 f"`plmigrate sandbox serve --info {path}` or pass --azure"
             )
+        try:
+            AdminClient.from_file(path).ping()
+        except InvalidInput as exc:
+            raise TargetUnavailable(f"target: {exc}") from None
         target = Target.sandbox(path)
         if target.subscription_id.lower() != subscription_id.lower():
-            raise ValueError(
-                f"subscription_id: the business unit names {subscription_id} but the sandbox serves "
-                f"{target.subscription_id}; fix the business-unit file or the scenario"
+            raise InputError(
+                [
+                    f"subscription_id: the business unit names {subscription_id} but the sandbox serves "
+                    f"{target.subscription_id} — fix the business-unit file or the scenario"
+                ],
+                "target",
             )
         return target
-    raise ValueError(f"target: {spec!r} is neither 'azure' nor 'sandbox[:INFO_FILE]'")
+    raise InputError([f"{spec!r} is neither 'azure' nor 'sandbox[:INFO_FILE]' — use one of those"], "target")
 
 
 # -- error classification ----------------------------------------------------------------------

@@ -3,6 +3,10 @@
 One function per subcommand (`cmd_<group>_<name>(args) -> int`), wired in `build_parser()`.
 Exit codes: 0 ok, 2 invalid input (argparse's own errors included), 1 failure. Errors are one
 line on stderr; `--debug` shows the traceback instead.
+
+`prepare` and `wave` check the files and the target before Prefect starts (bad input costs no
+Prefect server and exits 2 at once), and keep stderr to what a person must read: warnings, waits
+and errors; `-v` adds the runs' logs, `--debug` everything including HTTP requests.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from plmigrate.azure import DEFAULT_SANDBOX_INFO
 from plmigrate.errors import InputError, PlmigrateError
 from plmigrate.sandbox.serve import AdminClient, AdminError, InvalidInput
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+T = TypeVar("T")
 
 
 # -- plmigrate sandbox ... ---------------------------------------------------------------------
@@ -38,9 +45,23 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 def cmd_sandbox_approve(args: argparse.Namespace) -> int:
     status = "Rejected" if args.reject else "Approved"
     admin = AdminClient.from_file(args.info)
+    target = admin.resource(args.target_id)
+    if target is None:
+        print(
+            f"plmigrate: the sandbox has no resource {args.target_id} — give the storage account's (or vault's) "
+            "full resource ID, as the run's log or approval artifact prints it",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     decided = admin.decide(args.target_id, status, connection_name=args.connection, description=args.description)
     if not decided:
-        print(f"plmigrate: no pending private endpoint connection on {args.target_id}", file=sys.stderr)
+        existing = (target.get("properties") or {}).get("privateEndpointConnections") or []
+        states = ", ".join(f"{c.get('name')}: {_connection_status(c)}" for c in existing)
+        print(
+            f"plmigrate: no pending private endpoint connection on {args.target_id} "
+            f"({'its connections: ' + states if states else 'it has no private endpoint connections yet'})",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     for connection in decided:
         state = connection["properties"]["privateLinkServiceConnectionState"]["status"]
@@ -65,6 +86,11 @@ def cmd_sandbox_register_appliance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _connection_status(connection: dict) -> str:
+    props = connection.get("properties") or {}
+    return str((props.get("privateLinkServiceConnectionState") or {}).get("status", "unknown"))
+
+
 def cmd_sandbox_calls(args: argparse.Namespace) -> int:
     print(json.dumps(AdminClient.from_file(args.info).calls(), indent=2))
     return EXIT_OK
@@ -75,11 +101,68 @@ def _target(args: argparse.Namespace) -> str:
     return "azure" if args.azure else f"sandbox:{args.sandbox}"
 
 
+def preflight(
+    business_unit_file: str, target_spec: str, inventory_file: str | None = None, wave: str | None = None
+) -> None:
+    """Everything that can be checked before Prefect starts, so bad input costs no Prefect server:
+    the business-unit file, the inventory and wave, the target (a sandbox must answer) and each
+    appliance's nameservers. Raises what the flow would raise, only sooner. The flow checks all
+    of this again: a run started from the Prefect UI gets the same answers."""
+    from plmigrate.azure import resolve_target
+    from plmigrate.inventory import load_inventory
+    from plmigrate.model import load_business_unit
+
+    bu = load_business_unit(business_unit_file)
+    if inventory_file is not None:
+        load_inventory(inventory_file, bu, wave)
+    target = resolve_target(target_spec, bu.subscription_id)
+    for appliance in bu.appliances:
+        target.appliance_nameservers(appliance.endpoints())
+
+
+def _prefect_server_note() -> None:
+    """Say once where the run's records go, and what that means for approvals."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        print(
+            "plmigrate: no PREFECT_API_URL: the run goes on a temporary Prefect server that stops with this command "
+            "(no UI to open); an approval is awaited by re-reading Azure.",
+            file=sys.stderr,
+        )
+
+
+def _run_flow(call: Callable[[], T]) -> T:
+    """Run a flow; when the temporary Prefect server does not come up, say what to do instead."""
+    _prefect_server_note()
+    try:
+        return call()
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+        raise ServerDidNotStart(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()) from None
+
+
+class ServerDidNotStart(PlmigrateError):
+    """The temporary Prefect server did not answer in time (a busy machine): what to do instead."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(
+            f"the temporary Prefect server did not start within {timeout_seconds:g} s (a busy machine?). Either run "
+            "a long-running server in another terminal, `.venv/bin/prefect server start`, and `export "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api` here; or give the temporary one longer, e.g. `export "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120`. Nothing was written."
+        )
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
+    preflight(args.business_unit, _target(args))
     from flows.private_link import private_link_landing_zone
     from plmigrate.report import render_markdown
 
-    report = private_link_landing_zone(args.business_unit, _target(args), args.dry_run)
+    report = _run_flow(lambda: private_link_landing_zone(args.business_unit, _target(args), args.dry_run))
     print(report.model_dump_json(indent=2) if args.json else render_markdown(report))
     return EXIT_OK
 
@@ -125,6 +208,8 @@ def _refuse_lifecycle(args: argparse.Namespace) -> None:
 
 
 def cmd_wave(args: argparse.Namespace) -> int:
+    inventory = _inventory_for(args.business_unit, args.inventory)
+    preflight(args.business_unit, _target(args), inventory, args.wave)
     from flows.wave import WaveRun, migration_wave
     from plmigrate import progress
     from plmigrate.lifecycle import render_lifecycle_markdown, stage_rows
@@ -133,7 +218,7 @@ def cmd_wave(args: argparse.Namespace) -> int:
     _refuse_lifecycle(args)
     run = WaveRun(
         business_unit_file=args.business_unit,
-        inventory_file=_inventory_for(args.business_unit, args.inventory),
+        inventory_file=inventory,
         wave=args.wave,
         target=_target(args),
         dry_run=args.dry_run,
@@ -144,7 +229,7 @@ def cmd_wave(args: argparse.Namespace) -> int:
     )
     unsubscribe = progress.subscribe(_progress_bar)
     try:
-        report = migration_wave(run)
+        report = _run_flow(lambda: migration_wave(run))
     finally:
         unsubscribe()
     if report.lifecycle is not None:
@@ -212,6 +297,16 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="read everything, print what would change, write nothing"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of Markdown")
+    _add_verbosity(parser, argparse.SUPPRESS)
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    """-v and --debug, accepted before or after the subcommand (a subcommand's SUPPRESS default
+    leaves the top-level value alone)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="show the runs' logs too")
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show everything: tracebacks, HTTP requests, debug logs"
+    )
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -280,7 +375,7 @@ def _add_sandbox(commands: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plmigrate", description="Azure Migrate over Private Link, as Prefect flows.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    _add_verbosity(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sandbox(commands)
     prepare = commands.add_parser(
@@ -334,17 +429,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_output(verbose: bool, debug: bool) -> None:
+    """What reaches stderr: warnings and errors (the runs' waits and problems) by default; with
+    `-v` also the runs' logs; with `--debug` everything, HTTP requests and the temporary Prefect
+    server's own logs included. Set before Prefect is imported: it reads its settings then, and
+    the temporary server inherits this environment. A setting the user exported wins."""
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+        if debug
+        else "%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(level))
+    # No network to send usage telemetry to here; trying logs an ERROR on every run.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary server's own logs (its shutdown included) are Prefect's business, not the user's.
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "DEBUG" if debug else "WARNING" if verbose else "CRITICAL")
+    if not debug:
+        # Every HTTP request (httpx: Prefect's client; azure: the SDK) is only wanted when debugging.
+        for name in ("httpx", "httpcore", "azure"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not args.debug:
-        # The SDK's HTTP logging would print every request; it is only wanted when debugging.
-        logging.getLogger("azure").setLevel(logging.WARNING)
+    quiet_output(getattr(args, "verbose", False), args.debug)
     try:
         return int(args.func(args))
     except PlmigrateError as exc:

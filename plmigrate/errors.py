@@ -3,6 +3,7 @@
 ```
 PlmigrateError            anything plmigrate itself decided was wrong (exit 1)
  ├── InputError           bad input: a business-unit file, a wave inventory (exit 2); nothing was written
+ ├── TargetUnavailable    the target does not answer (a stopped sandbox, a missing info file) (exit 2)
  └── StepFailed           a pipeline step could not finish (exit 1): which step, on what, why, and the fix
 ```
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["InputError", "PlmigrateError", "StepFailed", "format_problems"]
+__all__ = ["InputError", "PlmigrateError", "StepFailed", "TargetUnavailable", "format_problems"]
 
 
 class PlmigrateError(Exception):
@@ -37,6 +38,12 @@ class InputError(PlmigrateError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.problems, self.source))
+
+
+class TargetUnavailable(PlmigrateError):
+    """The target cannot be reached before anything starts: say so and how to start it, at once."""
+
+    exit_code = 2
 
 
 class StepFailed(PlmigrateError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from plmigrate.approval import ResumeRecord
 from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
 from plmigrate.rules import CacheChoice, DnsResult
 
@@ -20,6 +21,7 @@ class AccountReport(BaseModel):
     trusted_services_changed: bool = False
     endpoint: EndpointFacts | None = None
     dns: list[DnsResult] = Field(default_factory=list)
+    approval: str = ""  # how a connection that awaited its owner came to be decided (who resumed, the note)
 
 
 class LandingZoneReport(BaseModel):
@@ -92,11 +94,17 @@ def render_markdown(report: LandingZoneReport) -> str:
             f"| {account.name} | {g.role_name} | {_change(g.created, report.dry_run, 'granted')} |"
             for g in account.roles
         ]
-    lines += ["", "## Connections", "", "| storage account | connection | state |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "## Connections",
+        "",
+        "| storage account | connection | state | approval |",
+        "| --- | --- | --- | --- |",
+    ]
     for account in report.accounts:
         if account.endpoint:
             c = account.endpoint.connection
-            lines.append(f"| {account.name} | `{c.name}` | {c.status} |")
+            lines.append(f"| {account.name} | `{c.name}` | {c.status} | {table_cell(account.approval) or '—'} |")
     lines += [
         "",
         "## DNS from the appliance's nameservers",
@@ -122,6 +130,52 @@ def render_markdown(report: LandingZoneReport) -> str:
         lines += ["", f"Dry run: **{report.writes}** resources would be created or changed; nothing was written."]
     else:
         lines += ["", f"Vault, endpoint, role and firewall changes this run: **{report.writes}**."]
+    return "\n".join(lines) + "\n"
+
+
+def table_cell(text: str) -> str:
+    """Text fit for one Markdown table cell: no line breaks, no bare pipes."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_approval_request(business_unit: str, mode: str, timeout_seconds: float, instructions: list[str]) -> str:
+    """The approval artifact while the run waits: what the owner approves, and how the run goes on."""
+    how = (
+        "The run is **paused**: once the owner has approved, press **Resume** on it (Approved By and Note go "
+        "into its logs and report). A resume before the approval says the connection is still Pending and "
+        "pauses again."
+        if mode == "pause"
+        else "The run re-reads Azure and goes on by itself once the owner has approved."
+    )
+    parts = [f"# Approval awaited: {business_unit}", f"{how} It waits up to {timeout_seconds:g} s.", *instructions]
+    return "\n\n".join(parts) + "\n"
+
+
+def render_approval_outcome(
+    business_unit: str, connections: dict[str, tuple[str, str, str]], resumes: list[ResumeRecord]
+) -> str:
+    """The approval artifact once the wait is over: each connection's state now and how it came.
+    `connections`: storage account -> (connection name, state, how it was decided)."""
+    waiting = [name for name, (_, state, _) in connections.items() if state == "Pending"]
+    lines = [
+        f"# Approval: {business_unit}",
+        "",
+        "Every connection is decided." if not waiting else f"Still **Pending** at the deadline: {', '.join(waiting)}.",
+        "",
+        "| storage account | connection | state | how |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {name} | `{connection}` | {state} | {table_cell(how) or '—'} |"
+        for name, (connection, state, how) in connections.items()
+    ]
+    if resumes:
+        lines += ["", "## Resumes", "", "| # | approved by | note | states Azure showed |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {i} | {table_cell(r.approved_by) or '—'} | {table_cell(r.note) or '—'} | "
+            f"{', '.join(f'{n}: {s}' for n, s in r.states.items())} |"
+            for i, r in enumerate(resumes, 1)
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,7 @@ from plmigrate.errors import StepFailed
 from plmigrate.inventory import Server
 from plmigrate.lifecycle import LifecycleReport
 from plmigrate.model import BusinessUnit
-from plmigrate.report import AccountReport
+from plmigrate.report import AccountReport, table_cell
 from plmigrate.rules import AccountFacts, CacheChoice, select_cache_account
 
 T = TypeVar("T")
@@ -187,11 +187,11 @@ def render_wave_markdown(report: WaveReport, blocked_shown: int = 50) -> str:
             f"{endpoint.connection.status if endpoint else '—'} |"
         )
     for name, problem in sorted(report.account_problems.items()):
-        lines.append(f"| {name} | | | **not ready** | {problem.reason} |")
+        lines.append(f"| {name} | | | **not ready** | {table_cell(problem.reason)} |")
     blocked = [s for s in report.servers if s.state == "blocked"]
     if blocked:
         lines += ["", "## Blocked servers", "", "| server | reason | fix |", "| --- | --- | --- |"]
-        lines += [f"| {s.server} | {s.reason} | {s.fix} |" for s in blocked[:blocked_shown]]
+        lines += [f"| {s.server} | {table_cell(s.reason)} | {table_cell(s.fix)} |" for s in blocked[:blocked_shown]]
         if len(blocked) > blocked_shown:
             lines.append(f"| … | {len(blocked) - blocked_shown} more in the servers table | |")
     return "\n".join(lines) + "\n"

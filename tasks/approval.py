@@ -10,7 +10,7 @@ from azure.core.exceptions import HttpResponseError
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from plmigrate.azure import Target, arm_error, clients, rest
+from plmigrate.azure import Target, arm_error, clients, is_transient, rest
 from plmigrate.facts import EndpointFacts
 from plmigrate.model import StorageAccountRef
 from tasks.network import read_private_endpoint
@@ -56,14 +56,38 @@ def self_approve_connection(target: Target, account: StorageAccountRef, connecti
 
 @task(name="await-connection-approval", cache_policy=NO_CACHE)
 def await_connection_approval(
-    target: Target, endpoint: EndpointFacts, timeout_seconds: float, poll_seconds: float
-) -> EndpointFacts:
-    """Poll the endpoint until its connection leaves Pending or the timeout passes (unattended runs)."""
+    target: Target, endpoints: dict[str, EndpointFacts], timeout_seconds: float, poll_seconds: float
+) -> dict[str, EndpointFacts]:
+    """Re-read each endpoint (by storage account name) until its connection leaves Pending or the
+    one deadline passes; the endpoints as Azure last showed them. A transient read error is
+    logged and the wait goes on: the owner's approval is what this waits for, not one read."""
     logger = get_run_logger()
     deadline = time.monotonic() + timeout_seconds
-    current = endpoint
-    while current.connection.status == "Pending" and time.monotonic() < deadline:
+    current = dict(endpoints)
+    started = time.monotonic()
+
+    def pending() -> list[str]:
+        return [name for name, e in current.items() if e.connection.status == "Pending"]
+
+    while pending() and time.monotonic() < deadline:
         time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
-        current = read_private_endpoint.fn(target, endpoint)
-    logger.info("Connection of %s is %s", endpoint.id, current.connection.status)
+        for name in pending():
+            try:
+                current[name] = read_private_endpoint.fn(target, endpoints[name])
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                logger.warning("Could not read %s (%s: %s); trying again", endpoints[name].id, *arm_error(exc))
+                continue
+            status = current[name].connection.status
+            if status != "Pending":
+                logger.info(
+                    "Connection %s on storage account %s is %s (after %.0f s)",
+                    current[name].connection.name,
+                    name,
+                    status,
+                    time.monotonic() - started,
+                )
+    for name in pending():
+        logger.warning("Connection on storage account %s is still Pending after %g s", name, timeout_seconds)
     return current

@@ -33,6 +33,18 @@ class InvalidInput(ValueError):
     """Something the user gave is wrong (a file, a field, an argument): exit code 2."""
 
 
+class SandboxNotRunning(InvalidInput):
+    """The info file names a sandbox that does not answer (stopped, killed, or another one now
+    listens on its port): said in seconds, instead of a client's retries ending in a raw error."""
+
+    def __init__(self, info_file: str | Path, url: str, why: str = "") -> None:
+        detail = f" ({why})" if why else ""
+        super().__init__(
+            f"the sandbox at {url} (info file {info_file}) is not running{detail}; start it with "
+            f"`plmigrate sandbox serve --info {info_file}`, or point at a running one"
+        )
+
+
 class AdminError(RuntimeError):
     """The admin API answered with an error (its ARM-style code and message)."""
 
@@ -142,29 +154,43 @@ def serve(
 class AdminClient:
     """The admin API of a running sandbox, reached through its info file."""
 
-    def __init__(self, info: SandboxInfo) -> None:
+    def __init__(self, info: SandboxInfo, info_file: str | Path = "the info file") -> None:
         self.info = info
+        self.info_file = info_file
         self.context = ssl.create_default_context(cafile=info.ca_file)
 
     @classmethod
-    def from_file(cls, path: str) -> AdminClient:
+    def from_file(cls, path: str | Path) -> AdminClient:
+        """The admin client of the sandbox that wrote `path`; InvalidInput (SandboxNotRunning when
+        its TLS material is gone, as it is once that sandbox stopped) for anything else."""
         try:
             info = SandboxInfo.read(path)
         except FileNotFoundError:
-            raise InvalidInput(f"info file {path} does not exist: is the sandbox running?") from None
+            raise InvalidInput(
+                f"info file {path} does not exist: is the sandbox running? Start one with "
+                f"`plmigrate sandbox serve --info {path}`"
+            ) from None
+        except IsADirectoryError:
+            raise InvalidInput(
+                f"info file {path} is a directory: give the file `plmigrate sandbox serve --info FILE` wrote "
+                f"(e.g. {Path(path) / 'info.json'})"
+            ) from None
+        except OSError as exc:
+            raise InvalidInput(f"info file {path} cannot be read ({exc.strerror or exc})") from None
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"info file {path} is not a sandbox info file: {exc}") from None
         if not Path(info.ca_file).is_file():
-            raise InvalidInput(f"info file {path} is stale: its CA file {info.ca_file} is gone")
-        return cls(info)
+            raise SandboxNotRunning(path, info.arm_url, f"its TLS CA file {info.ca_file} is gone")
+        return cls(info, path)
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 30, *, base: str | None = None) -> Any:
+        """A request to the admin API (or, with `base`, to another part of the sandbox, e.g. ARM)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.info.admin_url + path, data=data, method=method)
+        request = urllib.request.Request((base or self.info.admin_url) + path, data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.info.token}")
         request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
+            with urllib.request.urlopen(request, context=self.context, timeout=timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raw = exc.read()
@@ -173,7 +199,15 @@ class AdminClient:
                 raise AdminError(exc.code, error["code"], error["message"]) from None
             except (ValueError, KeyError, TypeError):
                 raise AdminError(exc.code, "HttpError", raw.decode(errors="replace")[:200]) from None
+        except (urllib.error.URLError, OSError) as exc:
+            # Refused, timed out, or a TLS failure (another sandbox, with another CA, on that port).
+            why = getattr(exc, "reason", exc)
+            raise SandboxNotRunning(self.info_file, self.info.arm_url, str(why)) from None
         return json.loads(raw) if raw else None
+
+    def ping(self, timeout: float = 3) -> None:
+        """Raise SandboxNotRunning unless the sandbox answers within `timeout` seconds."""
+        self.call("GET", "/info", timeout=timeout)
 
     def decide(
         self,
@@ -190,6 +224,17 @@ class AdminClient:
         if description:
             body["description"] = description
         return list(self.call("POST", "/connections", body)["decided"])
+
+    def resource(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource as ARM shows it to us (None when there is none by that ID): what the owner's
+        commands check a target ID against before saying there is nothing to decide."""
+        try:
+            found = self.call("GET", f"{resource_id}?api-version=2024-01-01", base=self.info.arm_url)
+        except AdminError as exc:
+            if exc.status in (400, 404):
+                return None
+            raise
+        return dict(found) if isinstance(found, dict) else None
 
     def calls(self) -> dict[str, Any]:
         return dict(self.call("GET", "/calls"))
