@@ -291,6 +291,7 @@ def await_approvals(
             render_approval_request(bu.name, mode, policy.timeout_seconds, instructions),
             f"Private endpoint connections of {bu.name} awaiting the storage account owner's approval",
         )
+        logger.warning("Waiting for the owner to approve: %s", ", ".join(sorted(waited)))
         for name, connection in waited.items():
             line = waiting_line(bu.storage_account_id(name), connection, mode, target.info_file, policy.timeout_seconds)
             logger.warning("%s", line)

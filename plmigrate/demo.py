@@ -1,11 +1,13 @@
 """`make demo`: the main job on the sandbox, start to finish, with nothing to set up.
 
 Starts the sandbox with the default scenario (Contoso finance before its first wave), writes its
-info file to .sandbox/info.json, and runs the private-link landing-zone flow for
+info file to a file of its own under .sandbox/ (never .sandbox/info.json, which may be a sandbox
+someone is running; removed when the demo ends), and runs the private-link landing-zone flow for
 deployments/finance.yaml. One storage account (stfincache01) belongs to a storage team that must
-approve our endpoint: the run pauses, the demo plays the storage team (approving through the
-sandbox's admin API, as the owner would in the portal) and resumes the run from outside, as a
-person would with the Resume button in the Prefect UI.
+approve our endpoint: the demo plays the storage team (approving through the sandbox's admin API,
+as the owner would in the portal). On a Prefect server you can open (PREFECT_API_URL set) the run
+pauses and the demo resumes it from outside, as a person would with the Resume button in the UI;
+on a temporary one the run re-reads Azure and goes on by itself (plmigrate.approval.wait_mode).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from plmigrate.sandbox import Sandbox, Scenario
 from plmigrate.sandbox.serve import AdminClient
 
 ROOT = Path(__file__).resolve().parents[1]
-INFO = ROOT / ".sandbox" / "info.json"
+INFO = ROOT / ".sandbox" / f"demo-{os.getpid()}.json"
 BUSINESS_UNIT = ROOT / "deployments" / "finance.yaml"
 INVENTORY = ROOT / "deployments" / "waves" / "finance.csv"
 WAVE = "wave-01"
@@ -51,8 +55,14 @@ def paused_run_id() -> str | None:
 
 
 def play_the_storage_owner(sandbox: Sandbox, stop: threading.Event) -> None:
-    """Wait for the run to pause on a pending connection, approve it as the owner, resume the run."""
+    """Wait for a connection to await its owner, approve it as the owner, and resume the run where
+    it pauses for that (a Prefect server a person can open); elsewhere the run notices by itself."""
     from prefect.flow_runs import resume_flow_run
+    from prefect.settings import PREFECT_API_URL
+
+    from plmigrate.approval import wait_mode
+
+    pauses = wait_mode(True, PREFECT_API_URL.value(), None) == "pause"
 
     def pending_connections() -> list[dict]:
         return [
@@ -66,20 +76,33 @@ def play_the_storage_owner(sandbox: Sandbox, stop: threading.Event) -> None:
     while not stop.is_set() and not pending_connections():
         time.sleep(0.5)
     run_id = None
-    while not stop.is_set() and not run_id:
+    while pauses and not stop.is_set() and not run_id:
         run_id = paused_run_id()
         time.sleep(1)
-    if not run_id:
+    if stop.is_set():
         return
     admin = AdminClient(sandbox.info)
     pending = pending_connections()
-    _say(f"Run {run_id} is paused: {len(pending)} connection(s) await the storage team's approval")
+    waiting = f"Run {run_id} is paused" if run_id else "The run re-reads Azure"
+    _say(f"{waiting}: {len(pending)} connection(s) await the storage team's approval")
     for connection in pending:
         account_id = connection["id"].split("/privateEndpointConnections/")[0]
         print(f"    storage team approves {connection['name']} on {account_id.split('/')[-1]}", flush=True)
         admin.decide(account_id, "Approved", connection_name=connection["name"], description="Approved in the portal")
-    _say("Resuming the run (the Resume button in the Prefect UI does the same)")
-    resume_flow_run(run_id, run_input={"approved_by": "storage team (demo)", "note": "approved in the portal"})
+    if run_id:
+        _say("Resuming the run (the Resume button in the Prefect UI does the same)")
+        resume_flow_run(run_id, run_input={"approved_by": "storage team (demo)", "note": "approved in the portal"})
+
+
+@contextmanager
+def _info_file(sandbox: Sandbox) -> Iterator[Path]:
+    """The demo sandbox's info file, for the flows' target; gone when the demo ends, as its TLS
+    material is (a file left behind would point the next command at a stopped sandbox)."""
+    sandbox.info.write(INFO)
+    try:
+        yield INFO
+    finally:
+        INFO.unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -91,8 +114,7 @@ def main() -> int:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
     _say("Starting the sandbox (Azure Resource Manager over HTTPS + on-prem DNS) with the default scenario")
-    with Sandbox(Scenario.load("default")) as sandbox:
-        sandbox.info.write(INFO)
+    with Sandbox(Scenario.load("default")) as sandbox, _info_file(sandbox):
         print(f"    ARM {sandbox.info.arm_url}  DNS {sandbox.info.dns_host}:{sandbox.info.dns_port}  info {INFO}")
         stop = threading.Event()
         owner = threading.Thread(target=play_the_storage_owner, args=(sandbox, stop), daemon=True)

@@ -266,8 +266,9 @@ class ApprovalPolicy(_Section):
     pause_in_ui: bool = Field(
         default=True,
         description=(
-            "True: pause the flow run and wait for input from the Prefect UI (re-checking Azure on resume). "
-            "False: poll Azure until approved or timed out (for unattended runs)."
+            "True: pause the flow run for a Resume in the Prefect UI (re-checking Azure on resume) when the run is on "
+            "a Prefect server a person can open (a deployment run, or PREFECT_API_URL set); a run started from the "
+            "terminal without one re-reads Azure instead. False: always re-read Azure until approved or timed out."
         ),
     )
 
