@@ -457,7 +457,8 @@ def quiet_output(verbose: bool, debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_output(getattr(args, "verbose", False), args.debug)
+    # The sandbox's own commands say little, and `serve` says where it listens: shown by default.
+    quiet_output(getattr(args, "verbose", False) or args.command == "sandbox", args.debug)
     try:
         return int(args.func(args))
     except PlmigrateError as exc:
