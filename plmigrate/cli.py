@@ -208,6 +208,7 @@ def _refuse_lifecycle(args: argparse.Namespace) -> None:
 
 
 def cmd_wave(args: argparse.Namespace) -> int:
+    _refuse_lifecycle(args)
     inventory = _inventory_for(args.business_unit, args.inventory)
     preflight(args.business_unit, _target(args), inventory, args.wave)
     from flows.wave import WaveRun, migration_wave
@@ -215,7 +216,6 @@ def cmd_wave(args: argparse.Namespace) -> int:
     from plmigrate.lifecycle import render_lifecycle_markdown, stage_rows
     from plmigrate.wave import render_wave_markdown, server_rows
 
-    _refuse_lifecycle(args)
     run = WaveRun(
         business_unit_file=args.business_unit,
         inventory_file=inventory,
