@@ -136,6 +136,8 @@ class SandboxApp:
         except ArmError as error:
             response = ArmResponse(error.status, error.envelope(), dict(error.headers))
         response.headers = {**extra, **response.headers}
+        if method.upper() not in {"GET", "HEAD"}:
+            self.world.version += 1
         if not is_admin:
             self.world.count_calls(method.upper(), resource_type, response.status, arrived)
             if method.upper() != "GET" and response.status < 400:

@@ -48,6 +48,9 @@ class World:
         # DNS names answered with a fixed stale IP (a fault), name -> IP.
         self.dns_stale: dict[str, str] = {}
         self.dns_faults: dict[str, str] = {}  # name or "*" -> "timeout" | "servfail"
+        # Bumped by the server after every write (ARM or admin): lets a provider cache what it
+        # derives from the whole world (Site Recovery's preconditions) until something changes.
+        self.version = 0
 
     # -- resources ---------------------------------------------------------------------------
     def _settle(self) -> None:

@@ -942,3 +942,26 @@ def test_protectable_items_are_the_discovered_machines(world: World) -> None:
     assert by_name["srv-noagent"].properties.protection_readiness_errors
     one = world.sr.replication_protectable_items.get(*world.item_args("x")[:4], by_name["srv-lnx-01"].name)
     assert one.id == by_name["srv-lnx-01"].id
+
+
+def test_discovered_machines_and_protectable_items_page_at_100(make_sandbox: Callable[..., Sandbox]) -> None:
+    world_def = scenario()
+    world_def["appliances"][0]["machines"] = [{"name": f"srv-{i:03d}"} for i in range(150)]
+    box = make_sandbox(world_def)
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure)
+    admin = AdminClient(box.info)
+    w = World(box, azure, admin, vault.id, admin.register_appliance(vault.id, "app-01"))
+    site = w.sr.replication_fabrics.get("rg-mig", "rsv1", w.reg["fabric"]).properties.custom_details.vmware_site_id
+    first = w.sr._client.send_request(HttpRequest("GET", f"{box.info.arm_url}{site}/machines?api-version=2023-06-06"))
+    page = first.json()
+    assert len(page["value"]) == 100
+    assert page["nextLink"].startswith(box.info.arm_url + site + "/machines?")
+    second = w.sr._client.send_request(HttpRequest("GET", page["nextLink"])).json()
+    assert len(second["value"]) == 50 and "nextLink" not in second
+    names = {m["properties"]["displayName"] for m in page["value"] + second["value"]}
+    assert len(names) == 150
+    pages = w.sr.replication_protectable_items.list_by_replication_protection_containers(
+        *w.item_args("x")[:4]
+    ).by_page()
+    assert [len(list(p)) for p in pages] == [100, 50]

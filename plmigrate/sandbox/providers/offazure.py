@@ -167,7 +167,13 @@ def get_site(req: ArmRequest) -> ArmResponse:
 
 def list_machines(req: ArmRequest) -> ArmResponse:
     site = _require_site(req)
-    return paged(req, req.world.children(site["id"], "machines"))
+    prefix = site["id"].lower() + "/machines/"
+    with req.world.lock:
+        refs = [{"id": r["id"]} for k, r in req.world.resources.items() if k.startswith(prefix)]
+    # Page the references, then copy only the page (an appliance may discover thousands).
+    response = paged(req, refs)
+    response.body["value"] = [req.world.require(r["id"]) for r in response.body["value"]]
+    return response
 
 
 def get_machine(req: ArmRequest) -> ArmResponse:

@@ -8,7 +8,10 @@ cache account's roles, network access, SKU and soft delete, and the replication 
 
 from __future__ import annotations
 
-from typing import Any
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from plmigrate.sandbox import connections, dns
 from plmigrate.sandbox.arm import parse_resource_id
@@ -25,6 +28,28 @@ ROLE_NAMES = {
     BLOB_DATA_OWNER: "Storage Blob Data Owner",
 }
 ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints"
+# How long a derived answer may be reused when nothing was written meanwhile: a GET may still end an
+# operation of another provider lazily (a VNet link becoming Succeeded), which is not a write.
+MEMO_SECONDS = 1.0
+_MEMO: weakref.WeakKeyDictionary[World, dict[tuple[Any, ...], tuple[int, float, Any]]] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+def _memo(world: World, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """`compute()`, reused while the world has seen no write (and for at most MEMO_SECONDS): a page
+    of 100 items settling their enable jobs checks the same vault and cache account once, not 100
+    times (each check scans the world: endpoints, role assignments, DNS zones)."""
+    now = time.monotonic()
+    with world.lock:
+        store = _MEMO.setdefault(world, {})
+        hit = store.get(key)
+        if hit is not None and hit[0] == world.version and now - hit[1] < MEMO_SECONDS:
+            return hit[2]  # type: ignore[no-any-return]
+        value = compute()
+        if len(store) > 1000:
+            store.clear()
+        store[key] = (world.version, now, value)
+        return value
 
 
 def _approved_endpoints(world: World, target_id: str, group: str) -> list[dict[str, Any]]:
@@ -43,6 +68,11 @@ def _approved_endpoints(world: World, target_id: str, group: str) -> list[dict[s
 def vault_reachability(world: World, vault: dict[str, Any]) -> list[Problem]:
     """What the appliance sees of the vault's Site Recovery service: reachable (public access, or an
     approved endpoint) and, where a private endpoint exists, its FQDNs resolving to its IPs."""
+    public = (vault.get("properties") or {}).get("publicNetworkAccess", "Enabled")
+    return _memo(world, ("vault", vault["id"].lower(), public), lambda: _vault_reachability(world, vault))
+
+
+def _vault_reachability(world: World, vault: dict[str, Any]) -> list[Problem]:
     public = (vault.get("properties") or {}).get("publicNetworkAccess", "Enabled") != "Disabled"
     approved = _approved_endpoints(world, vault["id"], "AzureSiteRecovery")
     if not approved:
@@ -79,6 +109,12 @@ def _role_guids(world: World, principal_id: str, resource_id: str) -> set[str]:
 def cache_account(world: World, vault: dict[str, Any], account_id: str) -> list[Problem]:
     """The cache (log) storage account: exists, Standard, no blob soft delete, the vault identity's
     roles, and reachable from on-prem when it denies public access."""
+    principal = ((vault.get("identity") or {}).get("principalId")) or ""
+    key = ("cache", vault["id"].lower(), principal, account_id.lower())
+    return _memo(world, key, lambda: _cache_account(world, vault, account_id))
+
+
+def _cache_account(world: World, vault: dict[str, Any], account_id: str) -> list[Problem]:
     account = world.get(account_id)
     if account is None:
         return [errors.missing_target("storage account", account_id)]

@@ -480,10 +480,14 @@ def fabric_view(world: World, fabric: dict[str, Any], item_count: int | None = N
 
 
 def protected_count(world: World, fabric_id: str) -> int:
-    return sum(
-        len(world.children(c["id"], "replicationProtectedItems"))
-        for c in world.children(fabric_id, "replicationProtectionContainers")
-    )
+    """How many items the fabric's containers hold (counted by key: nothing is copied)."""
+    prefix = fabric_id.lower() + "/replicationprotectioncontainers/"
+    with world.lock:
+        return sum(
+            1
+            for k in world.resources
+            if k.startswith(prefix) and k[len(prefix) :].count("/") == 2 and "/replicationprotecteditems/" in k
+        )
 
 
 def appliances_view(world: World, vault_id: str) -> list[dict[str, Any]]:

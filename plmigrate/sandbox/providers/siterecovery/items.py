@@ -30,7 +30,7 @@ from plmigrate.sandbox.arm import ArmError, not_found, parse_resource_id
 from plmigrate.sandbox.providers import compute, network, offazure
 from plmigrate.sandbox.providers.siterecovery import checks, clock, errors, infra, jobs
 from plmigrate.sandbox.providers.siterecovery.errors import Problem
-from plmigrate.sandbox.world import World
+from plmigrate.sandbox.world import World, key
 
 ITEM_TYPE = infra.CONTAINER_TYPE + "/replicationProtectedItems"
 KINDS = ("InMageRcm", "HyperVReplicaAzure")
@@ -519,7 +519,9 @@ def _meta_for(world: World, job: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _vault(world: World, meta: dict[str, Any]) -> dict[str, Any]:
-    return world.get(meta["vault_id"]) or {"id": meta["vault_id"], "name": meta["vault_id"].rsplit("/", 1)[-1]}
+    # Read, not copied (the checks only read it): every item of a page asks for the same vault.
+    found = world.resources.get(key(meta["vault_id"]))
+    return found or {"id": meta["vault_id"], "name": meta["vault_id"].rsplit("/", 1)[-1]}
 
 
 def _failed(meta: dict[str, Any], problems: list[Problem]) -> Problem:
@@ -777,14 +779,27 @@ def render(world: World, rid: str) -> dict[str, Any] | None:
     return view(world, stored) if stored is not None else None
 
 
+def child_refs(world: World, parent_id: str, child_type: str) -> list[dict[str, Any]]:
+    """`{"id"}` of each direct child, without copying the children: lists page these first and
+    copy only the page (a container may hold thousands of items, a vault tens of thousands of jobs)."""
+    prefix = key(parent_id) + "/" + child_type.lower() + "/"
+    with world.lock:
+        return [
+            {"id": r["id"]}
+            for k, r in world.resources.items()
+            if k.startswith(prefix) and "/" not in k[len(prefix) :]
+        ]
+
+
 def container_items(world: World, container_id: str) -> list[dict[str, Any]]:
-    return world.children(container_id, "replicationProtectedItems")
+    """The container's items as references (`{"id"}`); `render` or `view` them."""
+    return child_refs(world, container_id, "replicationProtectedItems")
 
 
 def vault_items(world: World, vault_id: str) -> list[dict[str, Any]]:
     out = []
-    for fabric in world.children(vault_id, "replicationFabrics"):
-        for container in world.children(fabric["id"], "replicationProtectionContainers"):
+    for fabric in child_refs(world, vault_id, "replicationFabrics"):
+        for container in child_refs(world, fabric["id"], "replicationProtectionContainers"):
             out.extend(container_items(world, container["id"]))
     return out
 
