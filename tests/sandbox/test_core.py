@@ -11,6 +11,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from plmigrate.azure import AzureClients, Target, clients
+from plmigrate.rules import ROLE_CONTRIBUTOR
 from plmigrate.sandbox import Sandbox
 
 
@@ -162,3 +163,52 @@ def test_a_forged_skip_token_is_a_400(sandbox: Sandbox) -> None:
     )
     status, _, body = _get(url, sandbox.info.ca_file, sandbox.info.token)
     assert status == 400 and json.loads(body)["error"]["code"] == "InvalidSkipToken"
+
+
+def test_the_projects_own_role_read_follows_next_links_with_its_filter(sandbox: Sandbox) -> None:
+    """tasks/roles reads a principal's assignments with `$filter`; the one it needs sits on page 2."""
+    from plmigrate.sandbox.providers.authorization import make_assignment
+    from tasks.roles import _assigned_roles
+
+    sub = sandbox.info.subscription_id
+    account = f"/subscriptions/{sub}/resourceGroups/rg-storage-finance/providers/Microsoft.Storage/storageAccounts/stx"
+    principal = "33333333-0000-0000-0000-000000000001"
+    reader = (
+        f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    )
+    contributor = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_CONTRIBUTOR}"
+    for i in range(150):  # below the account: their IDs sort before the account's own
+        scope = f"{account}/blobServices/default/containers/c{i:03d}"
+        sandbox.world.put(
+            make_assignment(
+                sandbox.world,
+                scope,
+                f"{i:08d}-0000-0000-0000-000000000000",
+                reader,
+                principal,
+                "ServicePrincipal",
+                principal,
+            )
+        )
+    mine = make_assignment(
+        sandbox.world,
+        account,
+        "ffffffff-0000-0000-0000-000000000000",
+        contributor,
+        principal,
+        "ServicePrincipal",
+        principal,
+    )
+    sandbox.world.put(mine)
+    # Someone else's, at the account: a page 2 that lost the filter would show it.
+    other = "44444444-0000-0000-0000-000000000001"
+    sandbox.world.put(
+        make_assignment(sandbox.world, account, "eeeeeeee-0000-0000-0000-000000000000", reader, other, "User", other)
+    )
+    assert _assigned_roles(Target.sandbox(sandbox.info), account, principal) == {ROLE_CONTRIBUTOR: mine["id"]}
+    pages = [
+        r
+        for r in sandbox.world.call_report()["calls"]
+        if r["method"] == "GET" and r["resource_type"] == "Microsoft.Authorization/roleAssignments"
+    ]
+    assert sum(r["count"] for r in pages) == 2  # 151 assignments: two pages, the filter kept on the second

@@ -461,6 +461,21 @@ def test_a_write_referencing_a_subnet_or_zone_still_provisioning_fails(box: Sand
     assert made.private_dns_zone_configs[0].record_sets[0].fqdn == "stref01.privatelink.blob.core.windows.net"
 
 
+def test_an_endpoint_to_a_storage_account_still_being_created_fails(box: Sandbox, net: AzureClients) -> None:
+    slow(box, "Microsoft.Storage/storageAccounts", 1.5)
+    body = {"sku": {"name": "Standard_LRS"}, "kind": "StorageV2", "location": "eastus"}
+    poller = net.storage.storage_accounts.begin_create(TARGET_RG, "stnew01", body)
+    account = f"/subscriptions/{SUB}/resourceGroups/{TARGET_RG}/providers/Microsoft.Storage/storageAccounts/stnew01"
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-new", pe_body(account, "blob"))
+    status, code, message = arm_error(info)
+    assert (status, code) == (400, "ReferencedResourceNotProvisioned")
+    assert f"resource {account} used by resource " in message
+    assert "Resource is in Creating state" in message and "PutStorageAccountOperation" in message
+    poller.result()
+    assert create_pe(net, "pe-new", pe_body(account, "blob")).provisioning_state == "Succeeded"
+
+
 def test_an_injected_lro_failure_shows_updating_then_failed(box: Sandbox, net: AzureClients) -> None:
     account = put_storage(box, "stfail01")
     slow(box, "Microsoft.Network/privateEndpoints", 1.0)
