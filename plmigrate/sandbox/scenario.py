@@ -2,9 +2,8 @@
 
 It seeds what already exists in the customer's Azure and on-prem network before plmigrate runs:
 resource groups, VNets, storage accounts (with their rules), on-prem DNS forwarders, replication
-appliances and the servers they discovered, plus how Azure
-behaves today (latencies, faults, throttling, identity propagation, how long Site Recovery takes).
-See docs/sandbox.md.
+appliances and the servers they discovered, plus how Azure behaves today (latencies, faults,
+throttling, identity propagation, how long Site Recovery's work takes). See docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -136,6 +135,20 @@ class MachineSeed(_Strict):
     # Faults of this machine's replication: the enable job fails; replication stalls (progress
     # stops, health Critical); the test failover job fails; the failover job fails.
     fault: Literal["enable_fails", "replication_stalls", "test_failover_fails", "failover_fails"] | None = None
+
+
+def machines_from_inventory(path: str | Path, appliance: str) -> list[MachineSeed]:
+    """What an appliance discovered, made from a wave inventory CSV (`server`, `source_type`,
+    `appliance` columns): every server the inventory assigns to it, with the mobility agent.
+    Benchmarks that generate thousands of servers seed their appliance with this."""
+    import csv
+
+    with open(path, newline="") as handle:
+        return [
+            MachineSeed(name=row["server"], source_type=row.get("source_type") or "vmware")  # type: ignore[arg-type]
+            for row in csv.DictReader(handle)
+            if (row.get("appliance") or "").lower() == appliance.lower()
+        ]
 
 
 class ApplianceSeed(_Strict):

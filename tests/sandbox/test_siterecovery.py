@@ -965,3 +965,16 @@ def test_discovered_machines_and_protectable_items_page_at_100(make_sandbox: Cal
         *w.item_args("x")[:4]
     ).by_page()
     assert [len(list(p)) for p in pages] == [100, 50]
+
+
+def test_machines_from_an_inventory_match_the_default_scenario() -> None:
+    from pathlib import Path
+
+    from plmigrate.sandbox import Scenario
+    from plmigrate.sandbox.scenario import machines_from_inventory
+
+    inventory = Path(__file__).resolve().parents[2] / "deployments" / "waves" / "finance.csv"
+    made = machines_from_inventory(inventory, "appliance-fin-01")
+    [appliance] = Scenario.load("default").appliances
+    assert [(m.name, m.source_type) for m in made] == [(m.name, m.source_type) for m in appliance.machines]
+    assert machines_from_inventory(inventory, "appliance-other") == []
