@@ -978,3 +978,40 @@ def test_machines_from_an_inventory_match_the_default_scenario() -> None:
     [appliance] = Scenario.load("default").appliances
     assert [(m.name, m.source_type) for m in made] == [(m.name, m.source_type) for m in appliance.machines]
     assert machines_from_inventory(inventory, "appliance-other") == []
+
+
+def test_register_appliance_command(make_sandbox: Callable[..., Sandbox], tmp_path: Any, capsys: Any) -> None:
+    from plmigrate.cli import main
+
+    box = make_sandbox(scenario())
+    info = tmp_path / "info.json"
+    box.info.write(info)
+    azure = clients(Target.sandbox(box.info))
+    vault = make_vault(azure, public="Disabled")
+    vault_endpoint(azure, vault.id)
+    args = ["sandbox", "register-appliance", "--info", str(info), "--vault", vault.id]
+    assert main([*args, "app-01"]) == 1  # the appliance's DNS does not resolve the vault's names yet
+    assert "ServiceEndpointNotReachableOverPrivateLink" in capsys.readouterr().err
+    assert main([*args, "app-99"]) == 2
+    assert "no appliance 'app-99'" in capsys.readouterr().err
+    private_dns_for(azure, "pe-rsv1")
+    assert main([*args, "app-01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("registered app-01: fabric app-01") and "(Normal)" in out
+
+
+def test_time_scale_and_advance(world: World) -> None:
+    world.admin.call("PUT", "/siterecovery/time", {"scale": 1000})  # enable: 0.05 s -> 50 s
+    world.sr.replication_protected_items.begin_create(
+        *world.item_args("srv-web-01"), world.enable_input("srv-web-01"), polling=False
+    )
+    item_id = f"{world.reg['container_id']}/replicationProtectedItems/srv-web-01"
+    state = world.admin.call("GET", f"/siterecovery/items{item_id}")
+    assert (state["state"], state["allowed_operations"]) == ("EnablingProtection", [])
+    world.admin.advance(51)
+    state = world.admin.call("GET", f"/siterecovery/items{item_id}")
+    assert state["state"] == "InitialReplicationInProgress"
+    assert state["ir_duration"] == 30 * 1000  # scaled when the work started
+    with pytest.raises(AdminError) as refused:
+        world.admin.call("PUT", "/siterecovery/time", {"scale": 0})
+    assert refused.value.code == "InvalidSandboxRequest"
