@@ -363,11 +363,12 @@ def run_lifecycle(
         reads = seen.reads
         items, duplicates = lc.match_items(by_name, machine_ids, seen.items)
         failed = lc.latest_jobs(seen.failed_jobs)
-        ours = lc.migrated_vms(seen.vms, our_tags)
+        ours, others = lc.migrated_vms(seen.vms, our_tags)
         positions: dict[str, lc.Position] = {}
         for name in by_name:
             item = items.get(name)
-            position = lc.stage_of(item, lc.job_for(failed, name, item), lc.vm_id(rg_of[name], name).lower() in ours)
+            vm = lc.vm_id(rg_of[name], name).lower()
+            position = lc.stage_of(item, lc.job_for(failed, name, item), vm in ours, vm in others)
             if name in issued and cycles > 1:
                 position = lc.with_issued(position, *issued[name])
             if name in duplicates:
@@ -535,11 +536,12 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
     seen = observe(target, vault, containers, now - JOB_LOOKBACK, vm_groups)
     items, duplicates = lc.match_items(by_name, machine_ids, seen.items)
     failed = lc.latest_jobs(seen.failed_jobs)
-    ours = lc.migrated_vms(seen.vms, dict(bu.tags))
+    ours, others = lc.migrated_vms(seen.vms, dict(bu.tags))
     rows = []
     for name in by_name:
         item = items.get(name)
-        position = lc.stage_of(item, lc.job_for(failed, name, item), lc.vm_id(rg_of[name], name).lower() in ours)
+        vm = lc.vm_id(rg_of[name], name).lower()
+        position = lc.stage_of(item, lc.job_for(failed, name, item), vm in ours, vm in others)
         site = sites[by_name[name].appliance]
         if name in duplicates:
             position = lc.Position("blocked", duplicates[name], "remove the extra protected item (keep one)")

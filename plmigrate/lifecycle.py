@@ -201,6 +201,7 @@ class Position:
     resume: Stage | None = None
     commit_pending: bool = False
     cleanup_due: bool = False
+    hold: bool = False  # needs a person before anything is written for it
     allowed: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -243,17 +244,28 @@ def stage_of(
     item: Mapping[str, Any] | None,
     job: Mapping[str, Any] | None = None,
     vm_exists: bool = False,
+    foreign_vm: bool = False,
 ) -> Position:
     """The stage of one server from Azure's facts.
 
     `item` is its protected item (REST-shaped; None when it has none), `job` the item's current or
     latest job (None when none is known), `vm_exists` whether the migrated VM, tagged by this tool,
-    exists (it tells `completed` from `ready` once the item is removed)."""
+    exists (it tells `completed` from `ready` once the item is removed), `foreign_vm` whether a VM
+    of the server's name exists in its target resource group without this tool's tags."""
     if item is None:
         if job is not None and job_action(job) == "remove" and job_is_running(job):
             return Position("migrated", "removing replication", running="remove", running_job=job.get("name"))
         if vm_exists:
             return Position("completed", "replication removed; the migrated VM is kept")
+        if foreign_vm:
+            # Never replicate onto a name that is taken: the VM is someone else's (or ours, untagged).
+            return Position(
+                "blocked",
+                "a VM of this name already exists in the target resource group, not made by this tool",
+                "rename the target VM or the existing one, or move the server to another resource group",
+                resume="ready",
+                hold=True,
+            )
         if job is not None and job_action(job) == "enable" and job_failed(job):
             reason, fix = job_error(job)
             return Position("blocked", f"enabling replication failed: {reason}", fix, failed="enable", resume="ready")
@@ -384,7 +396,7 @@ def next_action(
     if position.running:
         return Next("wait", reason=f"{VERB[position.running]} in progress (job {position.running_job})")
     stage = position.effective_stage
-    if position.stage == "blocked" and position.failed in set(attempted):
+    if position.hold or (position.stage == "blocked" and position.failed in set(attempted)):
         return Next("stuck", reason=position.reason)
     needed = _needs(stage, position.commit_pending, target)
     if needed is not None and position.cleanup_due:
@@ -889,14 +901,15 @@ def vm_id(resource_group_id: str, name: str) -> str:
     return f"{resource_group_id}/providers/Microsoft.Compute/virtualMachines/{name}"
 
 
-def migrated_vms(vms: Iterable[Mapping[str, Any]], tags: Mapping[str, str]) -> set[str]:
-    """IDs (lower-cased) of the VMs that carry this tool's tags: migrated by us, not a namesake."""
-    ours = set()
+def migrated_vms(vms: Iterable[Mapping[str, Any]], tags: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """IDs (lower-cased) of the VMs that carry this tool's tags (migrated by us), and of the others
+    (namesakes that are not ours)."""
+    ours, others = set(), set()
     for vm in vms:
         found = vm.get("tags") or {}
-        if all(found.get(k) == v for k, v in tags.items()):
-            ours.add(str(vm.get("id", "")).lower())
-    return ours
+        mine = all(found.get(k) == v for k, v in tags.items())
+        (ours if mine else others).add(str(vm.get("id", "")).lower())
+    return ours, others
 
 
 def job_for(

@@ -179,6 +179,18 @@ def test_an_unhealthy_replication_says_why() -> None:
     assert position.health == "Critical"
 
 
+def test_a_namesake_vm_not_ours_blocks_the_enable() -> None:
+    position = stage_of(None, None, vm_exists=False, foreign_vm=True)
+    assert position.stage == "blocked" and "already exists" in position.reason
+    for target in ORDER[1:]:
+        assert next_action(position, target).kind == "stuck"
+    ours, others = lc.migrated_vms(
+        [{"id": "/VMS/A", "tags": {"managed-by": "plmigrate", "x": "1"}}, {"id": "/vms/b", "tags": {}}],
+        {"managed-by": "plmigrate"},
+    )
+    assert (ours, others) == ({"/vms/a"}, {"/vms/b"})
+
+
 def test_removal_in_progress_is_still_migrated() -> None:
     position = stage_of(None, job("j-rm", "DisableDr", "InProgress"))
     assert (position.stage, position.running) == ("migrated", "remove")
