@@ -122,7 +122,7 @@ class ArmBudget:
     buckets for reads and writes like ARM's own, a little below its refill rates. azure-core's
     retry policy still honours Retry-After if ARM throttles anyway (another tool, same principal).
     Prefect's global concurrency limits are not used for this: their waiters back off for up to
-    30 s (DESIGN.md)."""
+    30 s (docs/design.md)."""
 
     def __init__(self, target: Target) -> None:
         self.in_flight = threading.BoundedSemaphore(target.max_in_flight)

@@ -119,7 +119,7 @@ def server_state(
 
 
 def chunked(items: Sequence[T], size: int) -> list[list[T]]:
-    """Groups of at most `size`, in order: one Prefect task each (DESIGN.md: ~13 ms per task run
+    """Groups of at most `size`, in order: one Prefect task each (docs/design.md: ~13 ms per task run
     and a server that drops records once a run maps thousands of tasks)."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 

@@ -4,6 +4,7 @@ clients built by plmigrate's one factory."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,17 @@ import pytest
 from plmigrate.azure import AzureClients, Target, clients
 from plmigrate.sandbox import Sandbox, Scenario
 from plmigrate.sandbox.serve import AdminClient
+
+UI_TESTS = Path(__file__).parent / "ui"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/ui/ drives a real browser (`make test-ui`): collected only when named on the command
+    line, so `make test` (a bare `pytest`) leaves it out."""
+    if collection_path != UI_TESTS:
+        return None
+    named = [config.invocation_params.dir / arg.split("::")[0] for arg in config.args]
+    return not any(path.resolve().is_relative_to(UI_TESTS) for path in named)
 
 
 class Admin(AdminClient):

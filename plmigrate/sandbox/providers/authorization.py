@@ -14,6 +14,12 @@ identity it has just made:
   `principal_not_found_even_with_type` is on). Principals nobody knows fail the same way, forever.
 - Eventual consistency: an assignment shows in lists only `assignment_visible_after_seconds` after
   it was made; get by name and the duplicate check see it at once.
+- A repeated PUT: the same name with the same role and principal is an update that changes
+  nothing (200), as ARM's "create or update" answers it (REST spec 2022-04-01 lists 200 and 201;
+  Microsoft's docs call a role assignment with a fixed name idempotent; an Azure CLI engineer
+  repeated one with a fixed name without error, Azure/azure-cli#23770). 409 `RoleAssignmentExists`
+  is the same (scope, role, principal) under another name; another role or principal under the
+  same name is 400 `RoleAssignmentUpdateNotPermitted`.
 """
 
 from __future__ import annotations

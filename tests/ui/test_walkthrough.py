@@ -1,0 +1,173 @@
+"""docs/ui-walkthrough.md in a real browser: headless Chromium (Debian's, driven by Playwright)
+against a real Prefect server, the sandbox and a process worker (tests/ui/stack.py).
+
+A person's path through the default (V2) UI, by what they see: Deployments → finance-wave → Run →
+Custom run, the form's Target set to this sandbox, Submit; the run pauses for the stfincache01
+approval; the owner approves (`plmigrate sandbox approve`); ⋮ → Resume with the form; the run
+completes, and its Artifacts tab has the servers table and the summary.
+
+Run it with `make test-ui` (not part of `make test`: it needs Chromium and takes a minute or two).
+Every wait has a deadline; on failure, a screenshot and the page's HTML of the failing step, and
+every process's log, are kept in the directory the failure message names.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.ui.stack import Stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous: the machine is shared, and a run waits for the worker's poll, its own process start,
+# and (once resumed) the flow's approval poll (finance.yaml: 10 s).
+UI_SECONDS = 30
+RUN_SECONDS = 240
+
+
+class Steps:
+    """Named steps of the walk-through; a failing step leaves a screenshot and the page's HTML."""
+
+    def __init__(self, page: Page, stack: Stack, shots: Path) -> None:
+        self.page, self.stack, self.shots, self.count = page, stack, shots, 0
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.count += 1
+        try:
+            yield
+        except Exception as exc:
+            stem = self.shots / f"{self.count:02d}-{name}"
+            try:
+                self.page.screenshot(path=f"{stem}.png", full_page=True)
+                Path(f"{stem}.html").write_text(self.page.content())
+            except Exception as shot_error:  # the page itself may be gone
+                Path(f"{stem}.txt").write_text(f"no screenshot: {shot_error}")
+            logs = "\n".join(f"  {p}" for p in sorted(self.stack.tmp.glob("*.log")))
+            raise AssertionError(
+                f"UI step {name!r} failed: {exc}\nscreenshot and HTML: {stem}.png/.html\nprocess logs:\n{logs}"
+            ) from exc
+
+
+def open_artifact(page: Page, key: str) -> None:
+    """The run's Artifacts tab, then the artifact's card. The tab lists what existed when the
+    page loaded, so reload (as a person would) until the card shows, within RUN_SECONDS."""
+    deadline = time.monotonic() + RUN_SECONDS
+    while True:
+        page.get_by_role("tab", name="Artifacts").click()
+        card = page.get_by_text(key, exact=True)
+        try:
+            card.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
+    card.click()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with Stack(tmp_path_factory.mktemp("ui-stack")) as running:
+        yield running
+
+
+@pytest.fixture
+def browser_page(stack: Stack) -> Iterator[Page]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="make test-ui installs playwright")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test-ui` installs it (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(UI_SECONDS * 1000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.timeout(900)  # the stack's start-up (~1 min) counts, and every step has its own deadline
+def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
+    stack: Stack, browser_page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    expect.set_options(timeout=UI_SECONDS * 1000)
+    steps = Steps(page, stack, tmp_path_factory.mktemp("ui-screenshots"))
+
+    with steps.step("open-the-deployment"):
+        page.goto(stack.ui)
+        page.get_by_role("link", name="Deployments", exact=True).click()
+        page.get_by_role("link", name="finance-wave", exact=True).first.click()
+        page.wait_for_url(re.compile(r"/deployments/deployment/"))
+
+    with steps.step("fill-the-form"):
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Custom run").click()
+        # Only the fields this test needs, found by their labels: new optional fields may come.
+        expect(page.get_by_label(re.compile(r"^Wave\b"))).to_have_value("wave-01")
+        page.get_by_label(re.compile(r"^Target\b")).fill(f"sandbox:{stack.info}")
+        page.get_by_role("button", name="Submit", exact=True).click()
+
+    with steps.step("open-the-run"):
+        # The UI stays on the deployment and offers the new run in a toast.
+        page.get_by_role("button", name="View run").first.click()
+        page.wait_for_url(re.compile(r"/runs/flow-run/"))
+
+    with steps.step("see-it-pause"):
+        state = page.get_by_text("Paused", exact=True).first
+        state.wait_for(timeout=RUN_SECONDS * 1000)
+        page.get_by_role("tab", name="Artifacts").click()
+        expect(page.get_by_text("approval-finance", exact=True)).to_be_visible()
+
+    with steps.step("approve-as-the-owner"):
+        approved = stack.approve("rg-storage-finance", "stfincache01", "ok by storage team")
+        assert "Approved:" in approved and "stfincache01" in approved, approved
+
+    with steps.step("resume-with-the-form"):
+        page.get_by_role("button", name="Open menu").first.click()
+        page.get_by_role("menuitem", name="Resume").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label(re.compile(r"^Approved by", re.IGNORECASE)).fill("storage team (ui test)")
+        dialog.get_by_label(re.compile(r"^Note", re.IGNORECASE)).fill("approved in the sandbox")
+        dialog.get_by_role("button", name="Resume", exact=True).click()
+
+    with steps.step("see-it-complete"):
+        page.get_by_text("Completed", exact=True).first.wait_for(timeout=RUN_SECONDS * 1000)
+
+    with steps.step("the-servers-table"):
+        open_artifact(page, "wave-servers-finance-wave-01")
+        page.wait_for_url(re.compile(r"/artifacts/artifact/"))
+        row = page.get_by_role("row").filter(has_text="fin-web-01")
+        expect(row).to_contain_text("ready")
+        expect(row).to_contain_text("stfinrepl01")
+        page.go_back()
+        page.wait_for_url(re.compile(r"/runs/flow-run/"))
+
+    with steps.step("the-summary"):
+        open_artifact(page, "wave-summary-finance-wave-01")
+        page.wait_for_url(re.compile(r"/artifacts/artifact/"))
+        summary = page.get_by_test_id("markdown-display")
+        expect(summary).to_contain_text("36 servers: 36 ready, 0 blocked")
+        expect(summary.get_by_role("row").filter(has_text="stfincache01")).to_contain_text("Approved")
