@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, pause_flow_run, unmapped
@@ -18,11 +17,13 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.futures import PrefectFuture
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
 
 from plmigrate.approval import ResumeRecord, WaitMode, wait_mode, waiting_line
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
 from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.form import APPROVED_BY_HELP, BUSINESS_UNIT_HELP, DRY_RUN_HELP, NOTE_HELP, TARGET_HELP, resume_help
 from plmigrate.model import ApprovalPolicy, BusinessUnit, load_business_unit
 from plmigrate.naming import arm_id
 from plmigrate.report import (
@@ -66,8 +67,8 @@ class ConnectionApproval(RunInput):
     """Resume the run once the storage account's owner has approved the private endpoint
     connection(s) listed in the run's "approval" artifact. plmigrate re-checks Azure on resume."""
 
-    approved_by: str = ""
-    note: str = ""
+    approved_by: str = Field(default="", title="Approved By", description=APPROVED_BY_HELP)
+    note: str = Field(default="", title="Note", description=NOTE_HELP)
 
 
 def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts]:
@@ -304,7 +305,7 @@ def await_approvals(
                 rounds += 1
                 try:
                     answer = pause_flow_run(
-                        wait_for_input=ConnectionApproval,
+                        wait_for_input=ConnectionApproval.with_initial_data(description=resume_help(pending)),
                         timeout=max(1, int(deadline - time.monotonic())),
                         poll_interval=max(1, int(policy.poll_seconds)),
                         key=f"approval-{rounds}",
@@ -473,19 +474,19 @@ def _checked_dns(
     description="Create resources → verify DNS → grant roles → create endpoint → await approval → select cache account",
 )
 def private_link_landing_zone(
-    business_unit_file: str, target: str = f"sandbox:{DEFAULT_SANDBOX_INFO}", dry_run: bool = False
+    # The form's labels and help texts (Prefect titles a parameter by its name unless told; the
+    # UI shows descriptions as plain text). business_unit_file is required all the same.
+    business_unit_file: str = Field(json_schema_extra={"title": "Business Unit File"}, description=BUSINESS_UNIT_HELP),
+    target: str = Field(
+        default=f"sandbox:{DEFAULT_SANDBOX_INFO}", json_schema_extra={"title": "Target"}, description=TARGET_HELP
+    ),
+    dry_run: bool = Field(default=False, json_schema_extra={"title": "Dry Run"}, description=DRY_RUN_HELP),
 ) -> LandingZoneReport:
-    """Prepare one business unit's landing zone for replication over Private Link.
-
-    Args:
-        business_unit_file: the business-unit YAML file (see deployments/).
-        target: `azure` (DefaultAzureCredential) or `sandbox:INFO_FILE`.
-        dry_run: read everything and report what would be created or changed; write nothing.
-    """
-    with failure_published(
-        f"landing-zone-failed-{Path(business_unit_file).stem}", "Private Link landing zone"
-    ) as failed:
+    """Prepare one business unit's landing zone for replication over Private Link."""
+    files = {"Business Unit File": business_unit_file}
+    with failure_published("landing-zone-failed", "Private Link landing zone", files) as failed:
         bu = load_business_unit(business_unit_file)
+        failed.key = f"landing-zone-failed-{bu.name}"
         return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
     return failed.state  # type: ignore[return-value]  # a Failed state: see failure_published
 

@@ -12,7 +12,6 @@ table artifact and named in a log record of its group.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger
@@ -37,6 +36,7 @@ from plmigrate import progress
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError
 from plmigrate.facts import EndpointFacts
+from plmigrate.form import BUSINESS_UNIT_HELP, DRY_RUN_HELP, INVENTORY_HELP, TARGET_HELP, inventory_waves, wave_help
 from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
 from plmigrate.report import AccountReport
@@ -60,16 +60,14 @@ VAULT = "vault"  # the key of the vault's FQDNs among the DNS checks
 
 
 class WaveRun(BaseModel):
-    """What to run: the Prefect UI renders these fields as the run's form."""
+    """Which wave of which business unit to run, and where. The defaults come from the deployment
+    (prefect.yaml); a change here applies to this run only."""
 
-    business_unit_file: str = Field(description="The business-unit YAML file, e.g. deployments/finance.yaml.")
-    inventory_file: str = Field(description="The wave inventory (CSV or YAML), e.g. deployments/waves/finance.csv.")
-    wave: str = Field(description="Which wave of the inventory to run, e.g. wave-01.")
-    target: str = Field(
-        default=f"sandbox:{DEFAULT_SANDBOX_INFO}",
-        description="'azure' (DefaultAzureCredential) or 'sandbox:INFO_FILE' (the emulator's info file).",
-    )
-    dry_run: bool = Field(default=False, description="Read everything and report what would change; write nothing.")
+    business_unit_file: str = Field(title="Business Unit File", description=BUSINESS_UNIT_HELP)
+    inventory_file: str = Field(title="Inventory File", description=INVENTORY_HELP)
+    wave: str = Field(title="Wave", description=wave_help(inventory_waves()))
+    target: str = Field(default=f"sandbox:{DEFAULT_SANDBOX_INFO}", title="Target", description=TARGET_HELP)
+    dry_run: bool = Field(default=False, title="Dry Run", description=DRY_RUN_HELP)
     to: Literal["ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"] = Field(
         default="ready",
         description=(
@@ -215,16 +213,22 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     return report
 
 
+# Required all the same: this only titles the form's section (Prefect titles a parameter by its name).
+WAVE_RUN_PARAMETER = Field(json_schema_extra={"title": "Wave run"})
+
+
 @flow(
     name="migration-wave",
     task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS),
     description="Prepare the landing zone and storage accounts once, then record every server's readiness",
 )
-def migration_wave(run: WaveRun) -> WaveReport:
+def migration_wave(run: WaveRun = WAVE_RUN_PARAMETER) -> WaveReport:
     """Run one wave of one business unit's inventory (see deployments/): the landing zone and each
     server's readiness, then, with `to` past ready, the servers' lifecycle (flows/lifecycle.py)."""
-    with failure_published(f"wave-failed-{Path(run.business_unit_file).stem}-{run.wave}", f"Wave {run.wave}") as failed:
+    files = {"Business Unit File": run.business_unit_file, "Inventory File": run.inventory_file}
+    with failure_published("wave-failed", f"Wave {run.wave}", files) as failed:
         bu = load_business_unit(run.business_unit_file)
+        failed.key = f"wave-failed-{bu.name}"
         servers = load_inventory(run.inventory_file, bu, run.wave)
         problems = refusals(bu, run.to, run.change, interactive=True, now=datetime.now(UTC))
         if problems:

@@ -5,6 +5,9 @@ Pure: builds text from the facts the tasks returned; publishing is a task's job.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 from plmigrate.approval import ResumeRecord
@@ -179,15 +182,45 @@ def render_approval_outcome(
     return "\n".join(lines) + "\n"
 
 
-def render_failure(what: str, exc: BaseException) -> str:
-    """A failed run's last word for the Prefect UI: what failed, why, and the fix."""
+class MissingFile(BaseModel):
+    """A file named in the run's form that is not there: the form field, the path as given, where
+    it was looked for, and the files of its kind in the nearest folder that exists."""
+
+    field: str
+    given: str
+    looked_for: str
+    root: str
+    folder: str
+    nearby: list[str] = Field(default_factory=list)
+
+
+def missing_file_fix(missing: MissingFile) -> str:
+    """What to do about a file the form names but that is not there."""
+    kind = f"{Path(missing.given).suffix} files" if Path(missing.given).suffix else "files"
+    there = ", ".join(f"`{name}`" for name in missing.nearby) if missing.nearby else f"no {kind}"
+    return (
+        f"**{missing.field}** is `{missing.given}`: there is no such file at `{missing.looked_for}` "
+        f"(relative paths start at the project root, `{missing.root}`). In `{missing.folder}` there are {there}. "
+        f"Correct {missing.field} in the run's form (Run → Custom run) and run again."
+    )
+
+
+def render_failure(what: str, exc: BaseException, missing: Sequence[MissingFile] = ()) -> str:
+    """A failed run's last word for the Prefect UI: what failed, why, and the fix. `missing` are
+    the form's files that were not found (tasks/reporting.py looks)."""
     from plmigrate.azure import arm_error
     from plmigrate.errors import InputError, StepFailed
 
     lines = [f"# {what}: failed", ""]
     if isinstance(exc, InputError):
-        lines += ["Invalid input; nothing was written. Every problem:", ""]
-        lines += [f"- {problem}" for problem in exc.problems]
+        where = f" in `{exc.source}`" if exc.source else ""
+        lines += [f"Invalid input{where}; nothing was written. Every problem:", ""]
+        # "<file>: ..." is about the whole file: name it.
+        named = f"`{exc.source}`" if exc.source else "the file"
+        lines += [f"- {problem.replace('<file>', named, 1)}" for problem in exc.problems]
+        if missing:
+            lines += ["", "**Fix:**", ""]
+            lines += [f"- {missing_file_fix(m)}" for m in missing]
     elif isinstance(exc, StepFailed):
         lines += [f"**Step:** {exc.step}", "", f"**On:** `{exc.resource}`", "", f"**Why:** {exc.reason}", ""]
         lines += ["**Fix:**", "", exc.fix or "see the task's log"]

@@ -73,7 +73,7 @@ def test_a_failed_step_exits_1_with_the_arm_code(world, business_unit, tmp_path,
     assert main(["prepare", str(business_unit()), "--sandbox", _info(box, tmp_path)]) == 1
     assert "AuthorizationFailed" in capsys.readouterr().err
     # The run's last artifact in the UI says the same.
-    assert "AuthorizationFailed" in _latest_artifact("landing-zone-failed-bu")
+    assert "AuthorizationFailed" in _latest_artifact("landing-zone-failed-finance")
 
 
 def _latest_artifact(key: str) -> str:

@@ -108,6 +108,30 @@ def test_an_invalid_inventory_lists_every_problem_and_writes_nothing(world, busi
     assert box.world.call_report()["writes"] == 0
 
 
+def test_a_wrong_file_in_the_form_names_it_and_the_fix_under_a_stable_key(world, business_unit, tmp_path) -> None:
+    from tests.pipeline.test_cli_prepare import _latest_artifact
+
+    box = world(all_approvable(default_scenario()))
+    business_unit()  # bu.yaml is there; the form names a misspelt file next to it
+    typo = tmp_path / "bu-finanse.yaml"
+    with pytest.raises(InputError):
+        run(typo, ROOT / "deployments" / "waves" / "finance.csv", info_file(box, tmp_path))
+    # Not keyed by the bad name: the business unit is not known yet, so the flow's own key.
+    failure = _latest_artifact("wave-failed")
+    assert f"`{typo}`: cannot read it" in failure
+    assert f"**Business Unit File** is `{typo}`: there is no such file" in failure
+    assert "`bu.yaml`" in failure and "Correct Business Unit File in the run's form" in failure
+    assert "Inventory File" not in failure  # that one is there
+    assert box.world.call_report()["writes"] == 0
+
+    # Once the business unit is read, the key is per business unit; a missing inventory is named.
+    missing = tmp_path / "waves" / "nope.csv"
+    with pytest.raises(InputError):
+        run(business_unit(), missing, info_file(box, tmp_path))
+    failure = _latest_artifact("wave-failed-finance")
+    assert f"**Inventory File** is `{missing}`" in failure and f"In `{tmp_path}/`" in failure
+
+
 def test_a_pending_approval_pauses_the_wave_and_resuming_completes_it(world, business_unit, tmp_path) -> None:
     box = world(default_scenario())  # stfincache01's owner must approve
     target = info_file(box, tmp_path)

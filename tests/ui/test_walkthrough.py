@@ -50,6 +50,10 @@ class Steps:
     def __init__(self, page: Page, stack: Stack, shots: Path) -> None:
         self.page, self.stack, self.shots, self.count = page, stack, shots, 0
 
+    def snap(self, name: str) -> None:
+        """A screenshot kept whatever happens: what the form and the Resume dialog look like."""
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         self.count += 1
@@ -126,8 +130,9 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
         page.get_by_role("button", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Custom run").click()
         # Only the fields this test needs, found by their labels: new optional fields may come.
-        expect(page.get_by_label(re.compile(r"^Wave\b"))).to_have_value("wave-01")
+        expect(page.get_by_label(re.compile(r"^Wave$"))).to_have_value("wave-01")
         page.get_by_label(re.compile(r"^Target\b")).fill(f"sandbox:{stack.info}")
+        steps.snap("form")
         page.get_by_role("button", name="Submit", exact=True).click()
 
     with steps.step("open-the-run"):
@@ -151,6 +156,7 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
         dialog = page.get_by_role("dialog")
         dialog.get_by_label(re.compile(r"^Approved by", re.IGNORECASE)).fill("storage team (ui test)")
         dialog.get_by_label(re.compile(r"^Note", re.IGNORECASE)).fill("approved in the sandbox")
+        steps.snap("resume-dialog")
         dialog.get_by_role("button", name="Resume", exact=True).click()
 
     with steps.step("see-it-complete"):

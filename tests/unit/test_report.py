@@ -83,3 +83,27 @@ def test_a_failure_says_why_and_the_fix() -> None:
     assert "nothing was written" in bad and "- row 3, column x: bad — y" in bad
     other = render_failure("Wave wave-01", RuntimeError("boom"))
     assert "`RuntimeError`: boom" in other
+
+
+def test_a_failure_names_the_file_and_the_fix_for_a_missing_one() -> None:
+    from plmigrate.errors import InputError
+    from plmigrate.report import MissingFile, render_failure
+
+    problem = "<file>: cannot read it (No such file or directory) — check the path"
+    bad = InputError([problem], "deployments/finanse.yaml")
+    missing = MissingFile(
+        field="Business Unit File",
+        given="deployments/finanse.yaml",
+        looked_for="/srv/plmigrate/deployments/finanse.yaml",
+        root="/srv/plmigrate",
+        folder="deployments/",
+        nearby=["finance.yaml", "hr.yaml"],
+    )
+    text = render_failure("Wave wave-01", bad, [missing])
+    assert "Invalid input in `deployments/finanse.yaml`; nothing was written" in text
+    assert "- `deployments/finanse.yaml`: cannot read it" in text
+    assert "no such file at `/srv/plmigrate/deployments/finanse.yaml`" in text
+    assert "(relative paths start at the project root, `/srv/plmigrate`)" in text
+    assert "In `deployments/` there are `finance.yaml`, `hr.yaml`." in text
+    empty = render_failure("Wave wave-01", bad, [missing.model_copy(update={"nearby": []})])
+    assert "In `deployments/` there are no .yaml files." in empty

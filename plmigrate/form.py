@@ -1,0 +1,105 @@
+"""What a person reads in the Prefect UI's forms (Run → Custom run, and the Resume dialog): the help
+texts that depend on the checkout or on the run, such as the waves each inventory holds.
+
+Prefect 3.9's default UI shows a field's description as plain text under its label (no Markdown),
+so these texts carry no backticks or lists. Reading the inventories here is lenient on purpose: it
+only feeds a help text, computed when the flow module is imported (so by `prefect deploy`); the run
+itself validates the files in full.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+WAVES_DIR = Path(__file__).resolve().parents[1] / "deployments" / "waves"
+
+BUSINESS_UNIT_HELP = (
+    "The business unit's YAML file, relative to the project root, e.g. deployments/finance.yaml: its "
+    "subscription, vault, subnet, storage accounts and approval policy."
+)
+INVENTORY_HELP = (
+    "The servers to migrate, one row each (CSV or YAML, see docs/inventory.md), relative to the project "
+    "root, e.g. deployments/waves/finance.csv."
+)
+TARGET_HELP = (
+    "Where to run: azure (real Azure, with the Azure credentials of the worker), or sandbox:INFO_FILE for "
+    "the sandbox started by plmigrate sandbox serve --info INFO_FILE."
+)
+DRY_RUN_HELP = "Read everything and report what would change, writing nothing. Use it for a first run against Azure."
+APPROVED_BY_HELP = "Who approved the connection (the storage account's owner or their ticket), kept with the run."
+NOTE_HELP = "Anything to keep with the approval, e.g. the change number."
+INVENTORY_SUFFIXES = (".csv", ".yaml", ".yml")
+MAX_WAVES_LISTED = 12
+
+
+def _wave_values(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        if not rows:
+            return []
+        header = [re.sub(r"[\s_-]+", "_", cell.strip().lower()) for cell in rows[0]]
+        if "wave" not in header:
+            return []
+        column = header.index("wave")
+        return [row[column] for row in rows[1:] if len(row) > column]
+    data = yaml.safe_load(text)
+    servers = data.get("servers") if isinstance(data, dict) else data
+    if not isinstance(servers, list):
+        return []
+    return [str(entry["wave"]) for entry in servers if isinstance(entry, dict) and entry.get("wave") is not None]
+
+
+def inventory_waves(directory: Path = WAVES_DIR) -> dict[str, dict[str, int]]:
+    """File name → {wave: number of servers}, waves in order of first appearance, for each
+    inventory in `directory`; files that cannot be read are left out."""
+    found: dict[str, dict[str, int]] = {}
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in INVENTORY_SUFFIXES or not path.is_file():
+            continue
+        try:
+            values = _wave_values(path)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, csv.Error, RecursionError):
+            continue
+        counts: dict[str, int] = {}
+        for value in values:
+            wave = value.strip().lower()
+            if wave:
+                counts[wave] = counts.get(wave, 0) + 1
+        if counts:
+            found[path.name] = counts
+    return found
+
+
+def _servers(count: int) -> str:
+    return f"{count} server" if count == 1 else f"{count} servers"
+
+
+def wave_help(found: Mapping[str, Mapping[str, int]]) -> str:
+    """The Wave field's help: what it is, then each inventory's waves (from `inventory_waves`)."""
+    text = "Which wave of the inventory to run (a value of its wave column)."
+    if not found:
+        return text
+    parts = []
+    for name, waves in found.items():
+        listed = [f"{wave} ({_servers(count)})" for wave, count in list(waves.items())[:MAX_WAVES_LISTED]]
+        more = len(waves) - len(listed)
+        parts.append(f"{name} has {', '.join(listed)}" + (f" and {more} more" if more > 0 else ""))
+    return f"{text} The inventories in deployments/waves/: {'; '.join(parts)}."
+
+
+def resume_help(accounts: Iterable[str]) -> str:
+    """The Resume dialog's help, for the storage accounts whose connection is Pending."""
+    names = ", ".join(sorted(accounts))
+    return (
+        f"Resume once the owner of {names} has approved the private endpoint connection (the approval "
+        "artifact says how). The run then reads Azure again: a connection still Pending pauses it again."
+    )
