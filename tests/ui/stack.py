@@ -38,6 +38,7 @@ class Stack:
     info file, `stack.env` the environment every Prefect command here runs with."""
 
     def __init__(self, tmp: Path, port: int | None = None) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp
         self.port = port or free_port()
         self.ui = f"http://127.0.0.1:{self.port}"

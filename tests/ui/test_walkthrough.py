@@ -8,12 +8,16 @@ completes, and its Artifacts tab has the servers table and the summary.
 
 Run it with `make test-ui` (not part of `make test`: it needs Chromium and takes a minute or two).
 Every wait has a deadline; on failure, a screenshot and the page's HTML of the failing step, and
-every process's log, are kept in the directory the failure message names.
+every process's log, are kept in the directory the failure message names (PLMIGRATE_UI_KEEP=1
+keeps it after a pass too, with screenshots of the form and the Resume dialog).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,8 +94,21 @@ def open_artifact(page: Page, key: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with Stack(tmp_path_factory.mktemp("ui-stack")) as running:
+def workdir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Our own temporary directory (pytest's basetemp is shared and rotated by other runs on the
+    machine): removed after a pass unless PLMIGRATE_UI_KEEP=1, kept after a failure."""
+    path = Path(tempfile.mkdtemp(prefix="plmigrate-ui-"))
+    failed_before = request.session.testsfailed
+    yield path
+    if request.session.testsfailed == failed_before and os.environ.get("PLMIGRATE_UI_KEEP") != "1":
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        print(f"\nUI test files (screenshots, process logs) kept in {path}")
+
+
+@pytest.fixture(scope="module")
+def stack(workdir: Path) -> Iterator[Stack]:
+    with Stack(workdir / "stack") as running:
         yield running
 
 
@@ -111,14 +128,14 @@ def browser_page(stack: Stack) -> Iterator[Page]:
 
 
 @pytest.mark.timeout(900)  # the stack's start-up (~1 min) counts, and every step has its own deadline
-def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
-    stack: Stack, browser_page: Page, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browser_page: Page, workdir: Path) -> None:
     from playwright.sync_api import expect
 
     page = browser_page
     expect.set_options(timeout=UI_SECONDS * 1000)
-    steps = Steps(page, stack, tmp_path_factory.mktemp("ui-screenshots"))
+    shots = workdir / "screenshots"
+    shots.mkdir()
+    steps = Steps(page, stack, shots)
 
     with steps.step("open-the-deployment"):
         page.goto(stack.ui)
@@ -131,6 +148,9 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
         page.get_by_role("menuitem", name="Custom run").click()
         # Only the fields this test needs, found by their labels: new optional fields may come.
         expect(page.get_by_label(re.compile(r"^Wave$"))).to_have_value("wave-01")
+        # The Wave field's help lists the inventory's waves.
+        waves = re.compile(r"finance\.csv has wave-01 \(36 servers\), wave-02 \(8 servers\)")
+        expect(page.get_by_text(waves)).to_be_visible()
         page.get_by_label(re.compile(r"^Target\b")).fill(f"sandbox:{stack.info}")
         steps.snap("form")
         page.get_by_role("button", name="Submit", exact=True).click()
@@ -156,6 +176,7 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(
         dialog = page.get_by_role("dialog")
         dialog.get_by_label(re.compile(r"^Approved by", re.IGNORECASE)).fill("storage team (ui test)")
         dialog.get_by_label(re.compile(r"^Note", re.IGNORECASE)).fill("approved in the sandbox")
+        expect(dialog).to_contain_text("Resume once the owner of stfincache01 has approved")
         steps.snap("resume-dialog")
         dialog.get_by_role("button", name="Resume", exact=True).click()
 
