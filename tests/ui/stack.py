@@ -55,6 +55,7 @@ class Stack:
             "PREFECT_WORKER_QUERY_SECONDS": "2",
         }
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.seconds: dict[str, float] = {}  # how long each start-up step took
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ class Stack:
     # -- the four terminals ----------------------------------------------------------------
 
     def start(self) -> Stack:
+        started = time.monotonic()
         server = self.spawn(
             "server", str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)
         )
@@ -108,9 +110,12 @@ class Stack:
                 return response.status == 200
 
         self.wait_for("prefect server", healthy, 180, server)
+        self.seconds["server healthy"] = time.monotonic() - started
         self.wait_for("sandbox", self.info.is_file, 60, sandbox)
+        mark = time.monotonic()
         self.run(str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process", "--overwrite")
         self.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all", timeout=240)
+        self.seconds["work pool and deploy"] = time.monotonic() - mark
         # The worker starts outside the project, as a person's may: the pull step finds the code.
         worker_dir = self.tmp / "worker"
         worker_dir.mkdir(exist_ok=True)

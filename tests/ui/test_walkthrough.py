@@ -53,6 +53,7 @@ class Steps:
 
     def __init__(self, page: Page, stack: Stack, shots: Path) -> None:
         self.page, self.stack, self.shots, self.count = page, stack, shots, 0
+        self.seconds: dict[str, float] = {}
 
     def snap(self, name: str) -> None:
         """A screenshot kept whatever happens: what the form and the Resume dialog look like."""
@@ -61,8 +62,10 @@ class Steps:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         self.count += 1
+        started = time.monotonic()
         try:
             yield
+            self.seconds[name] = time.monotonic() - started
         except Exception as exc:
             stem = self.shots / f"{self.count:02d}-{name}"
             try:
@@ -152,13 +155,20 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         waves = re.compile(r"finance\.csv has wave-01 \(36 servers\), wave-02 \(8 servers\)")
         expect(page.get_by_text(waves)).to_be_visible()
         page.get_by_label(re.compile(r"^Target\b")).fill(f"sandbox:{stack.info}")
+        run_name = page.get_by_label("Run Name").input_value()
         steps.snap("form")
         page.get_by_role("button", name="Submit", exact=True).click()
 
     with steps.step("open-the-run"):
-        # The UI stays on the deployment and offers the new run in a toast.
-        page.get_by_role("button", name="View run").first.click()
+        # The UI stays on the deployment and offers the new run in a notice; if that is gone
+        # already, the deployment's Runs tab lists the run by name.
+        try:
+            page.get_by_role("button", name="View run").first.click(timeout=10_000)
+        except Exception:
+            page.reload()
+            page.get_by_role("link", name=run_name, exact=True).first.click()
         page.wait_for_url(re.compile(r"/runs/flow-run/"))
+        expect(page.get_by_text(run_name, exact=True).first).to_be_visible()
 
     with steps.step("see-it-pause"):
         state = page.get_by_text("Paused", exact=True).first
@@ -198,3 +208,6 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         summary = page.get_by_test_id("markdown-display")
         expect(summary).to_contain_text("36 servers: 36 ready, 0 blocked")
         expect(summary.get_by_role("row").filter(has_text="stfincache01")).to_contain_text("Approved")
+    # Shown with -s (docs/ui-walkthrough.md's measurements come from here).
+    timings = stack.seconds | steps.seconds
+    print("\n" + "\n".join(f"{name}: {seconds:.1f} s" for name, seconds in timings.items()))
