@@ -9,7 +9,7 @@ Stages, in order (a server only moves forward):
 
 plus `blocked` (with the reason and the fix) beside any of them. Each stage is entered by one
 Site Recovery operation (`ENTERED_BY`); while that operation's job runs, the server is still in
-the stage before, moving. Facts: DESIGN.md ("Site Recovery"), docs/lifecycle.md.
+the stage before, moving. Facts: docs/design.md ("Site Recovery"), docs/lifecycle.md.
 """
 
 from __future__ import annotations
