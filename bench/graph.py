@@ -195,7 +195,7 @@ def start_landing_zone(target: Target, bu: BusinessUnit, accounts: list[AccountF
                 bu.timeouts.role_retry_seconds,
                 False,
             ),
-            "trusted": graph.node(allow_trusted_services.fn, target, bu.storage_account(account.name), False),
+            "trusted": graph.node(allow_trusted_services.fn, target, bu.storage_account(account.name), False, account),
             "endpoint": endpoint,
             "zone_group": graph.node(ensure_zone_group.fn, target, endpoint, [blob_zone], False),
         }

@@ -49,6 +49,7 @@ from bench.common import (
     BUSINESS_UNIT,
     SCENARIO,
     PrefectServer,
+    import_lazy_modules,
     load_average,
     median_min_max,
     redirect_output,
@@ -163,9 +164,12 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
             )
         )
         rules = seed.network_rules
-        trusted = [("GET", "Microsoft.Storage/storageAccounts", False)]
+        trusted: list[tuple[str, str, bool]] = []  # nothing to change as validated: no call
         if rules.default_action == "Deny" and "azureservices" not in rules.bypass.lower().replace(" ", "").split(","):
-            trusted.append(("PATCH", "Microsoft.Storage/storageAccounts", False))
+            trusted = [
+                ("GET", "Microsoft.Storage/storageAccounts", False),
+                ("PATCH", "Microsoft.Storage/storageAccounts", False),
+            ]
         model.add(Node(f"{ref.name}: trusted services", validated, trusted))
         model.add(Node(f"{ref.name}: endpoint", [vault_group], endpoint))
         model.add(Node(f"{ref.name}: zone group", [f"{ref.name}: endpoint", "blob zone"], group_calls))
@@ -256,6 +260,7 @@ def flow_phase(api_url: str, server_env: dict[str, str], scenario: str, rerun: b
     from flows.private_link import private_link_landing_zone
     from plmigrate.model import load_business_unit
 
+    import_lazy_modules()
     bu = load_business_unit(BUSINESS_UNIT)
     sandbox = start_sandbox(scenario)
     try:
@@ -289,6 +294,7 @@ def script_phase(scenario: str, rerun: bool, work: str) -> dict[str, Any]:
     from plmigrate.azure import Target
     from plmigrate.model import load_business_unit
 
+    import_lazy_modules()
     bu = load_business_unit(BUSINESS_UNIT)
     sandbox = start_sandbox(scenario)
     try:

@@ -52,6 +52,7 @@ from bench.common import (
     DroppedRecords,
     PrefectServer,
     grep_dropped,
+    import_lazy_modules,
     load_average,
     median_min_max,
     mib,
@@ -191,6 +192,7 @@ def wave_phase(
 
     from flows.wave import WaveRun, migration_wave
 
+    import_lazy_modules()
     dropped = DroppedRecords().attach()
     sandbox = start_sandbox(scenario)
     if rerun:
@@ -240,6 +242,7 @@ def baseline_phase(bu_file: str, inventory: str, work: str, scenario: str, rerun
     from plmigrate.inventory import load_inventory
     from plmigrate.model import load_business_unit
 
+    import_lazy_modules()
     handler = logging.FileHandler(Path(work) / "baseline-servers.log")
     handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(message)s"))
     logging.getLogger("bench.baseline").addHandler(handler)

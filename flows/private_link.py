@@ -205,7 +205,7 @@ def prepare_storage_accounts(
         roles = grant_vault_roles.submit(
             target, account, vault_side.vault, bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
         )
-        trusted = allow_trusted_services.submit(target, bu.storage_account(account.name), dry_run)
+        trusted = allow_trusted_services.submit(target, bu.storage_account(account.name), dry_run, account)
         # 4. Create endpoint: the blob endpoint, and its zone group once the zone exists too
         endpoint = ensure_private_endpoint.submit(
             target,
@@ -448,7 +448,10 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
         cache_plan=cache_plan,
     )
     if not dry_run:
-        publish_markdown(f"landing-zone-{bu.name}", render_markdown(report), f"Private Link landing zone of {bu.name}")
+        # From the flow, not as a task run: the last thing the run does, so nothing to overlap with.
+        publish_markdown.fn(
+            f"landing-zone-{bu.name}", render_markdown(report), f"Private Link landing zone of {bu.name}"
+        )
     return report
 
 

@@ -324,8 +324,9 @@ class Limits(_Section):
         default=100,
         ge=1,
         le=5000,
-        description="Servers handled by one Prefect task in a wave: larger groups mean fewer task runs "
-        "(each costs ~13 ms and a few records on the Prefect server), smaller ones finer progress.",
+        description="Servers per group: one Prefect task per group for the lifecycle's writes (each task run "
+        "costs ~13 ms and a few records on the Prefect server); one log record naming the ready servers "
+        "and one progress step per group when a wave records readiness.",
     )
 
 

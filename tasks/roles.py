@@ -101,8 +101,8 @@ def grant_vault_roles(
                 scope=scope, role_definition_id=role, role_name=name, assignment_id=assignment_id, created=created
             )
         )
-    if dry_run:
-        return grants
+    if dry_run or all(g.role_definition_id.lower() in existing for g in grants):
+        return grants  # every grant was listed already: nothing to wait for (a converged re-run)
     # ARM is eventually consistent: wait until every grant is listed before replication relies on it.
     wanted = {g.role_definition_id.lower() for g in grants}
     delay = retry_seconds
