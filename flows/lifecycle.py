@@ -31,6 +31,7 @@ from prefect.input import RunInput
 
 from plmigrate import lifecycle as lc
 from plmigrate import progress
+from plmigrate.approval import wait_mode
 from plmigrate.azure import Target
 from plmigrate.errors import InputError
 from plmigrate.inventory import Server
@@ -245,6 +246,13 @@ def _action_write(bu: BusinessUnit, wave: str, server: Server, action: lc.Action
     return Write(server.name, action, ref, body)
 
 
+def _nobody_can_resume() -> bool:
+    from prefect.runtime import deployment
+    from prefect.settings import PREFECT_API_URL
+
+    return wait_mode(True, PREFECT_API_URL.value(), deployment.id) == "poll"
+
+
 def approve_cutover(
     bu: BusinessUnit, wave: str, change: str | None, approver: str | None, wave_servers: Iterable[str], due: list[str]
 ) -> tuple[lc.CutoverEvidence, set[str]]:
@@ -258,6 +266,9 @@ def approve_cutover(
     chosen: set[str] = set(wave_servers)
     if change:
         evidence = lc.CutoverEvidence(change=change, approver=approver or getpass.getuser())
+    elif _nobody_can_resume():
+        # A terminal run on a temporary Prefect server: a pause could only time out.
+        return lc.CutoverEvidence(refused="no change ticket, and no Prefect UI to ask for one — pass --change"), set()
     else:
         publish_markdown(
             f"cutover-approval-{bu.name}-{wave}",

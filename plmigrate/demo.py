@@ -3,7 +3,9 @@
 Starts the sandbox with the default scenario (Contoso finance before its first wave), writes its
 info file to a file of its own under .sandbox/ (never .sandbox/info.json, which may be a sandbox
 someone is running; removed when the demo ends), and runs the private-link landing-zone flow for
-deployments/finance.yaml. One storage account (stfincache01) belongs to a storage team that must
+deployments/finance.yaml, then migration wave wave-01: readiness, then (docs/lifecycle.md) the
+appliance registered as a person would, the wave taken to `tested`, two servers cut over with a
+change ticket. One storage account (stfincache01) belongs to a storage team that must
 approve our endpoint: the demo plays the storage team (approving through the sandbox's admin API,
 as the owner would in the portal). On a Prefect server you can open (PREFECT_API_URL set) the run
 pauses and the demo resumes it from outside, as a person would with the Resume button in the UI;
@@ -105,6 +107,75 @@ def _info_file(sandbox: Sandbox) -> Iterator[Path]:
         INFO.unlink(missing_ok=True)
 
 
+def _stage_lines(lifecycle: object) -> str:
+    rows = [
+        f"  {s.server:<16} {s.stage:<13} {(f'{s.progress:g}%' if s.progress is not None else ''):>5}  {s.reason}"
+        for s in lifecycle.servers
+    ]
+    counts = ", ".join(f"{n} {stage}" for stage, n in lifecycle.counts.items() if n)
+    return "\n".join(["Servers:", *rows, f"({counts}; {lifecycle.writes} writes)"])
+
+
+@contextmanager
+def _cutover_window_now() -> Iterator[Path]:
+    """deployments/finance.yaml with a cutover window open for the next two hours, as the change
+    board would grant for tonight's demo (the shipped file's windows are weekend nights)."""
+    import datetime as dt
+
+    import yaml
+
+    data = yaml.safe_load(BUSINESS_UNIT.read_text())
+    zone = data["migration"]["cutover"]["time_zone"]
+    now = dt.datetime.now(__import__("zoneinfo").ZoneInfo(zone))
+    later = now + dt.timedelta(hours=2)
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    data["migration"]["cutover"]["windows"] = [
+        {"days": [days[now.weekday()]], "start": now.strftime("%H:%M"), "end": later.strftime("%H:%M")}
+    ]
+    path = ROOT / ".sandbox" / f"demo-bu-{os.getpid()}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def move_servers(sandbox: Sandbox, vault_id: str) -> None:
+    """After the landing zone: register the appliance, take the wave to `tested`, then cut two
+    servers over with a change ticket, printing each server's stage."""
+    from flows.wave import WaveRun, migration_wave
+    from plmigrate.cli import main as plmigrate
+
+    target = f"sandbox:{INFO}"
+    _say("Registering appliance-fin-01 with the vault (on the appliance, with the vault's key file)")
+    plmigrate(["sandbox", "register-appliance", "--info", str(INFO), "--vault", vault_id, "appliance-fin-01"])
+
+    _say(f"Taking {WAVE} to tested: replication, initial replication, test migration in the isolated test VNet")
+    tested = migration_wave(
+        WaveRun(business_unit_file=str(BUSINESS_UNIT), inventory_file=str(INVENTORY), wave=WAVE, target=target,
+                to="tested")
+    )  # fmt: skip
+    print(_stage_lines(tested.lifecycle))
+
+    two = ["fin-web-01", "fin-web-02"]
+    _say("A cutover without a change ticket is refused before anything runs (exit 2):")
+    print(f"    $ plmigrate wave {BUSINESS_UNIT.relative_to(ROOT)} {WAVE} --to migrated --servers {','.join(two)}")
+    code = plmigrate(
+        ["wave", str(BUSINESS_UNIT), WAVE, "--to", "migrated", "--servers", ",".join(two), "--sandbox", str(INFO)]
+    )
+    print(f"    exit {code}")
+    with _cutover_window_now() as business_unit:
+        _say(f"Cutting over {' and '.join(two)} under change CHG0042, inside tonight's cutover window")
+        cut = migration_wave(
+            WaveRun(business_unit_file=str(business_unit), inventory_file=str(INVENTORY), wave=WAVE, target=target,
+                    to="migrated", change="CHG0042", approver="finance change board", servers=two)
+        )  # fmt: skip
+    print(_stage_lines(cut.lifecycle))
+    evidence = cut.lifecycle.cutover
+    if evidence:
+        print(f"Evidence: change {evidence.change}, approved by {evidence.approver} at {evidence.approved_at}")
+
+
 def main() -> int:
     from flows.private_link import private_link_landing_zone
     from flows.wave import WaveRun, migration_wave
@@ -146,6 +217,7 @@ def main() -> int:
             f"Wave ARM calls: {after['reads'] - calls['reads']} reads, {after['writes'] - calls['writes']} writes "
             "(the landing zone was already in place)"
         )
+        move_servers(sandbox, report.vault.id)
     api = os.environ.get("PREFECT_API_URL")
     if api:
         print(
