@@ -62,9 +62,16 @@ class StepFailed(PlmigrateError):
         return (type(self), (self.step, self.resource, self.reason, self.fix))
 
 
-def format_problems(problems: Iterable[str], source: str | None = None) -> str:
-    """One line naming the input and how many problems it has, then one "- problem" line each."""
+SHOWN_PROBLEMS = 50  # more is a wall of text nobody reads; the first ones are what to fix first
+
+
+def format_problems(problems: Iterable[str], source: str | None = None, shown: int = SHOWN_PROBLEMS) -> str:
+    """One line naming the input and how many problems it has, then one "- problem" line each,
+    at most `shown` of them and a line saying how many more there are."""
     problems = list(problems)
     what = source or "input"
     noun = "problem" if len(problems) == 1 else "problems"
-    return "\n".join([f"{what}: {len(problems)} {noun}:", *(f"  - {problem}" for problem in problems)])
+    lines = [f"{what}: {len(problems)} {noun}:", *(f"  - {problem}" for problem in problems[:shown])]
+    if len(problems) > shown:
+        lines.append(f"  - … and {len(problems) - shown} more problems: fix these and run again to see the rest")
+    return "\n".join(lines)

@@ -46,6 +46,8 @@ from plmigrate.model import (
     _reject_path_like,
     _short_repr,
     describe_validation_error,
+    load_yaml,
+    not_utf8_problem,
 )
 from plmigrate.rules import SourceType
 
@@ -56,6 +58,7 @@ __all__ = [
     "Inventory",
     "Server",
     "ServerName",
+    "group_rows",
     "load_inventory",
     "parse_csv",
     "parse_yaml",
@@ -310,7 +313,8 @@ class Inventory(BaseModel):
             key = server.name.lower()
             if key in seen:
                 raise ValueError(
-                    f"duplicate server {server.name!r} (entries {seen[key]} and {index}) — give each server one row"
+                    f"duplicate server {server.name!r} (entries {seen[key] + 1} and {index + 1}) — "
+                    "give each server one row"
                 )
             seen[key] = index
         return self
@@ -331,18 +335,21 @@ class Inventory(BaseModel):
     @classmethod
     def load(cls, path: str | Path, business_unit: BusinessUnit) -> Inventory:
         """Read and validate a CSV or YAML inventory; InputError listing every problem."""
-        return cls(servers=_load(Path(path), business_unit))
+        return cls(servers=_load(Path(path), business_unit, None))
 
 
-def load_inventory(path: str | Path, business_unit: BusinessUnit, wave: str | None = None) -> list[Server]:
+def load_inventory(
+    path: str | Path, business_unit: BusinessUnit, wave: str | None = None, notes: list[str] | None = None
+) -> list[Server]:
     """The servers of a CSV (.csv) or YAML (.yaml, .yml) inventory, every row validated against `business_unit`.
 
     Raises InputError listing every problem at once ("row N, column C: what is wrong — fix"). With `wave`,
     only that wave's servers are returned (after the whole file is validated); an unknown wave is an
-    InputError naming the waves the file has.
+    InputError naming the waves the file has. `notes` gets what is worth saying but no problem: columns
+    plmigrate does not read (a spreadsheet's owner or notes column), which are ignored.
     """
     path = Path(path)
-    servers = _load(path, business_unit)
+    servers = _load(path, business_unit, notes)
     if wave is None:
         return servers
     try:
@@ -373,7 +380,7 @@ def storage_accounts_needed(servers: Iterable[Server]) -> list[str]:
 # Reading files
 
 
-def _load(path: Path, business_unit: BusinessUnit) -> list[Server]:
+def _load(path: Path, business_unit: BusinessUnit, notes: list[str] | None) -> list[Server]:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".yaml", ".yml"):
         raise InputError(
@@ -387,13 +394,11 @@ def _load(path: Path, business_unit: BusinessUnit) -> list[Server]:
     try:
         text = raw.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as error:
-        raise InputError(
-            [f"<file>: not UTF-8 text (byte {error.start}) — save it as UTF-8 (in Excel: 'CSV UTF-8')"], str(path)
-        ) from None
+        raise InputError([not_utf8_problem(raw, error)], str(path)) from None
     if suffix == ".csv":
-        return parse_csv(text, business_unit, str(path))
+        return parse_csv(text, business_unit, str(path), notes)
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
@@ -403,7 +408,7 @@ def _load(path: Path, business_unit: BusinessUnit) -> list[Server]:
         raise InputError(
             ["<file>: nested too deeply to read — write servers: as a flat list of entries"], str(path)
         ) from None
-    return parse_yaml(data, business_unit, str(path))
+    return parse_yaml(data, business_unit, str(path), notes)
 
 
 def _column_key(header: str) -> str:
@@ -411,10 +416,21 @@ def _column_key(header: str) -> str:
     return re.sub(r"[\s_-]+", "_", header.replace("\ufeff", "").strip().lower()).strip("_")
 
 
-def _unknown_column_fix(column: str) -> str:
-    close = difflib.get_close_matches(column, COLUMNS, n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    return f"remove or rename it ({hint}columns: {', '.join(COLUMNS)})"
+def _meant_column(column: str, present: Iterable[str]) -> str | None:
+    """The column an unknown header most likely misspells, if that column is not there already:
+    then it is a typo to fix; otherwise the column is someone else's (owner, notes) and ignored."""
+    absent = [c for c in COLUMNS if c not in set(present)]
+    close = difflib.get_close_matches(column, absent, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _misspelt_column_problem(where: str, column: str, meant: str) -> str:
+    return f"{where}, column {column}: unknown column — did you mean {meant}? rename it (columns: {', '.join(COLUMNS)})"
+
+
+def _ignored_note(source: str, columns: Sequence[str]) -> str:
+    noun = "column" if len(columns) == 1 else "columns"
+    return f"{source}: {noun} {', '.join(columns)} ignored (not read by plmigrate, which reads: {', '.join(COLUMNS)})"
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -425,8 +441,12 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def parse_csv(text: str, business_unit: BusinessUnit, source: str = "inventory") -> list[Server]:
-    """Validate CSV text (header row, then one row per server); InputError listing every problem."""
+def parse_csv(
+    text: str, business_unit: BusinessUnit, source: str = "inventory", notes: list[str] | None = None
+) -> list[Server]:
+    """Validate CSV text (header row, then one row per server); InputError listing every problem.
+    Columns plmigrate does not read are ignored and named in `notes`, unless one looks like a
+    misspelt column that is missing (then it is a problem)."""
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     try:
@@ -454,8 +474,17 @@ def parse_csv(text: str, business_unit: BusinessUnit, source: str = "inventory")
         first_at[key] = position
         if key in COLUMNS:
             columns[position] = key
+    ignored: list[str] = []
+    for key in first_at:
+        if key in COLUMNS:
+            continue
+        meant = _meant_column(key, first_at)
+        if meant:
+            problems.append(_misspelt_column_problem(f"row {header_row}", key, meant))
         else:
-            problems.append(f"row {header_row}, column {key}: unknown column — {_unknown_column_fix(key)}")
+            ignored.append(key)
+    if ignored and notes is not None:
+        notes.append(_ignored_note(source, ignored))
     missing = [c for c in REQUIRED_COLUMNS if c not in first_at]
     problems += [f"row {header_row}, column {c}: required column is missing — add it to the header" for c in missing]
 
@@ -475,8 +504,12 @@ def parse_csv(text: str, business_unit: BusinessUnit, source: str = "inventory")
     return _validate(rows, set(missing), business_unit, problems, source, cell_problems)
 
 
-def parse_yaml(data: Any, business_unit: BusinessUnit, source: str = "inventory") -> list[Server]:
-    """Validate parsed YAML (a mapping with a `servers:` list of rows); InputError listing every problem."""
+def parse_yaml(
+    data: Any, business_unit: BusinessUnit, source: str = "inventory", notes: list[str] | None = None
+) -> list[Server]:
+    """Validate parsed YAML (a mapping with a `servers:` list of rows); InputError listing every problem.
+    Keys plmigrate does not read are ignored and named in `notes`, unless one looks like a misspelt
+    column that no entry has (then it is a problem)."""
     headline = f"{source} (row N = the Nth entry under servers:)"
     if data is None:
         raise InputError(["<file>: the file is empty — write servers: and one entry per server"], source)
@@ -521,9 +554,16 @@ def parse_yaml(data: Any, business_unit: BusinessUnit, source: str = "inventory"
             else:
                 unknown.setdefault(key or repr(raw_key), []).append(row_number)
         rows.append((row_number, values))
+    ignored: list[str] = []
     for key, where in unknown.items():
-        shown = ", ".join(map(str, where[:5])) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
-        problems.append(f"row {shown}, column {key}: unknown column — {_unknown_column_fix(key)}")
+        meant = _meant_column(key, present)
+        if meant:
+            shown = ", ".join(map(str, where[:5])) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+            problems.append(_misspelt_column_problem(f"row {shown}", key, meant))
+        else:
+            ignored.append(key)
+    if ignored and notes is not None:
+        notes.append(_ignored_note(source, ignored))
     # A column no entry has is one problem, not one per entry.
     missing = {c for c in REQUIRED_COLUMNS if c not in present} if any(v is not None for _, v in rows) else set()
     problems += [
@@ -578,8 +618,40 @@ def _validate(
             else:
                 first_row[key] = row_number
     if problems:
-        raise InputError(problems, source)
+        raise InputError(group_rows(problems), source)
     return servers
+
+
+_ROW = re.compile(r"^row (\d+), (.*)$", re.S)
+
+
+def group_rows(problems: Sequence[str]) -> list[str]:
+    """The same problem on many rows, said once: "rows 2, 3, 4, 5, 6 and 49,995 more, column
+    source_type: ...". Order is kept (each group where its first row was); other problems as given."""
+    groups: dict[str, list[int]] = {}
+    order: list[tuple[str, str]] = []  # ("row", rest) or ("text", problem)
+    for problem in problems:
+        found = _ROW.match(problem)
+        if not found:
+            order.append(("text", problem))
+            continue
+        rest = found.group(2)
+        if rest not in groups:
+            groups[rest] = []
+            order.append(("row", rest))
+        groups[rest].append(int(found.group(1)))
+    lines = []
+    for kind, text in order:
+        if kind == "text":
+            lines.append(text)
+            continue
+        rows = groups[text]
+        if len(rows) == 1:
+            lines.append(f"row {rows[0]}, {text}")
+        else:
+            shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5:,} more" if len(rows) > 5 else "")
+            lines.append(f"rows {shown} ({len(rows):,} rows), {text}")
+    return lines
 
 
 _KINDS = {list: "a list", dict: "a mapping", str: "a string", int: "a number", float: "a number", bool: "true/false"}

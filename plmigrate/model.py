@@ -619,7 +619,7 @@ class BusinessUnit(_Section):
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            problems = describe_validation_error(error, cls)
+            problems = describe_validation_error(error, cls, data)
             problems += [p for p in _raw_duplicate_problems(data) if p not in problems]
             raise InputError(problems, source) from None
 
@@ -629,12 +629,15 @@ class BusinessUnit(_Section):
         path = Path(path)
         source = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            raise InputError([f"<file>: cannot read it ({reason}) — check the path"], source) from None
+            raw = path.read_bytes()
+        except OSError as error:
+            raise InputError([f"<file>: cannot read it ({error.strerror or error}) — check the path"], source) from None
         try:
-            data = yaml.safe_load(text)
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InputError([not_utf8_problem(raw, error)], source) from None
+        try:
+            data = load_yaml(text)
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
@@ -646,6 +649,42 @@ class BusinessUnit(_Section):
         if data is None:
             raise InputError(["<file>: the file is empty — write the business unit's fields in it"], source)
         return cls.parse(data, source)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last one
+    silently, so a setting written twice would quietly override the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice in one mapping (first on line {seen[key].line + 1}) — keep one",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML like yaml.safe_load, but refuse duplicate keys (yaml.YAMLError with the line)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def not_utf8_problem(raw: bytes, error: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8 (line and column, as an editor counts them) and what to do."""
+    before = raw[: error.start]
+    line = before.count(b"\n") + 1
+    column = error.start - (before.rfind(b"\n") + 1) + 1
+    return (
+        f"line {line}, column {column}: not UTF-8 text (byte 0x{raw[error.start]:02x}) — save the file as UTF-8 "
+        "(in most editors: Save with encoding → UTF-8; in Excel: 'CSV UTF-8')"
+    )
 
 
 def load_business_unit(path: str | Path) -> BusinessUnit:
@@ -664,7 +703,7 @@ def _reject_duplicates(values: Sequence[str], what: str, fix: str) -> None:
     seen: dict[str, int] = {}
     for index, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"duplicate {what} {value!r} (entries {seen[value]} and {index}) — {fix}")
+            raise ValueError(f"duplicate {what} {value!r} (entries {seen[value] + 1} and {index + 1}) — {fix}")
         seen[value] = index
 
 
@@ -682,7 +721,7 @@ def _raw_duplicate_problems(data: dict[str, Any]) -> list[str]:
                 continue
             key = compare(name.strip())
             if key in seen:
-                problems.append(f"{field}: duplicate {what} {key!r} (entries {seen[key]} and {index}) — {fix}")
+                problems.append(f"{field}: duplicate {what} {key!r} (entries {seen[key] + 1} and {index + 1}) — {fix}")
                 break
             seen[key] = index
     return problems
@@ -720,14 +759,19 @@ _FIXES = {
 }
 
 
-def describe_validation_error(error: ValidationError, root: type[BaseModel] | None = None) -> list[str]:
+def describe_validation_error(
+    error: ValidationError, root: type[BaseModel] | None = None, data: Any = None
+) -> list[str]:
     """One "field.path: what is wrong — fix" line per pydantic error, without pydantic's URLs or tracebacks.
 
     `root` is the validated model; with it, an unknown field's fix lists the fields allowed there.
+    `data` is the raw input: with it, a list entry is named by its `name` where it has one
+    (`storage_accounts[stfincache01].role`), else counted from 1 as a person counts
+    (`dns_zone_links[entry 2].vnet`).
     """
     lines = []
     for detail in error.errors(include_url=False):
-        where = _format_loc(detail["loc"])
+        where = _format_loc(detail["loc"], data)
         kind = detail["type"]
         if kind in ("value_error", "assertion_error"):
             text = str(detail.get("ctx", {}).get("error", detail["msg"]))
@@ -745,13 +789,18 @@ def describe_validation_error(error: ValidationError, root: type[BaseModel] | No
     return lines
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
+def _format_loc(loc: tuple[int | str, ...], data: Any = None) -> str:
     text = ""
+    node = data
     for part in loc:
         if isinstance(part, int):
-            text += f"[{part}]"
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            text += f"[{name.strip()}]" if isinstance(name, str) and name.strip() else f"[entry {part + 1}]"
+            node = item
         else:
             text += f".{part}" if text else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
     return text or "<top level>"
 
 

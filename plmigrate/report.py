@@ -209,15 +209,17 @@ def render_failure(what: str, exc: BaseException, missing: Sequence[MissingFile]
     """A failed run's last word for the Prefect UI: what failed, why, and the fix. `missing` are
     the form's files that were not found (tasks/reporting.py looks)."""
     from plmigrate.azure import arm_error
-    from plmigrate.errors import InputError, StepFailed
+    from plmigrate.errors import SHOWN_PROBLEMS, InputError, StepFailed
 
     lines = [f"# {what}: failed", ""]
     if isinstance(exc, InputError):
         where = f" in `{exc.source}`" if exc.source else ""
-        lines += [f"Invalid input{where}; nothing was written. Every problem:", ""]
+        lines += [f"Invalid input{where}; nothing was written. The problems:", ""]
         # "<file>: ..." is about the whole file: name it.
         named = f"`{exc.source}`" if exc.source else "the file"
-        lines += [f"- {problem.replace('<file>', named, 1)}" for problem in exc.problems]
+        lines += [f"- {problem.replace('<file>', named, 1)}" for problem in exc.problems[:SHOWN_PROBLEMS]]
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            lines.append(f"- … and {len(exc.problems) - SHOWN_PROBLEMS} more: fix these and run again to see the rest")
         if missing:
             lines += ["", "**Fix:**", ""]
             lines += [f"- {missing_file_fix(m)}" for m in missing]

@@ -80,11 +80,20 @@ def assert_clean_input_error(error: BaseException, fix: bool = True) -> str:
     return message
 
 
-def loc_text(path: tuple[str | int, ...]) -> str:
-    """A path as problems spell it: storage_accounts[0].name."""
+def loc_text(path: tuple[str | int, ...], data: Any) -> str:
+    """A path as problems spell it in `data`: a list entry by its name where it has a text one
+    (storage_accounts[stfinrepl01].role), else counted from 1 (appliances[...].nameservers[entry 2])."""
     text = ""
+    node = data
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            text += f"[{name.strip()}]" if isinstance(name, str) and name.strip() else f"[entry {part + 1}]"
+            node = item
+        else:
+            text += f".{part}" if text else part
+            node = node.get(part) if isinstance(node, dict) else None
     return text
 
 
@@ -209,16 +218,19 @@ def broken_business_units(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     how = draw(st.sampled_from(["bad value", "missing key", "unknown key"]))
     if how == "bad value":
         path = draw(st.sampled_from(list(BU_BAD_VALUES)))
-        return changed(BU_DATA, path, draw(BU_BAD_VALUES[path])), loc_text(path)
+        data = changed(BU_DATA, path, draw(BU_BAD_VALUES[path]))
+        return data, loc_text(path, data)
     if how == "missing key":
         path = draw(st.sampled_from(BU_REQUIRED))
-        return changed(BU_DATA, path), f"{loc_text(path)}: required field is missing"
+        data = changed(BU_DATA, path)
+        return data, f"{loc_text(path, data)}: required field is missing"
     section = draw(st.sampled_from(BU_SECTIONS))
     node: Any = BU_DATA
     for part in section:
         node = node[part]
     key = draw(UNKNOWN_KEY.filter(lambda k: k not in node))
-    return changed(BU_DATA, (*section, key), draw(st.text(max_size=5) | st.integers())), loc_text((*section, key))
+    data = changed(BU_DATA, (*section, key), draw(st.text(max_size=5) | st.integers()))
+    return data, loc_text((*section, key), data)
 
 
 def test_the_unbroken_data_is_valid() -> None:
@@ -353,7 +365,7 @@ def broken_inventories(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]
     """(rows, columns, text the problem must contain) for an inventory broken in one way."""
     rows = copy.deepcopy(draw(st.lists(st.sampled_from(VALID_ROWS), min_size=1, max_size=5, unique_by=id)))
     columns = list(COLUMNS)
-    how = draw(st.sampled_from(["bad value", "duplicate", "unknown column", "missing column"]))
+    how = draw(st.sampled_from(["bad value", "duplicate", "misspelt column", "missing column"]))
     if how == "bad value":
         index = draw(st.integers(0, len(rows) - 1))
         column = draw(st.sampled_from(COLUMNS))
@@ -366,12 +378,14 @@ def broken_inventories(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str]
         )
         rows.append(copy_of)
         return rows, columns, f"row {{{len(rows) - 1}}}, column server: duplicate server"
-    if how == "unknown column":
-        name = draw(UNKNOWN_KEY.filter(lambda k: k not in COLUMNS))
-        columns.insert(draw(st.integers(0, len(columns))), name)
+    if how == "misspelt column":  # a required column with one letter dropped: a typo, not someone's extra column
+        column = draw(st.sampled_from(REQUIRED_COLUMNS))
+        cut = draw(st.integers(1, len(column) - 2))
+        typo = column[:cut] + column[cut + 1 :]
+        columns[columns.index(column)] = typo
         for row in rows:
-            row[name] = "x"
-        return rows, columns, f"column {name}: unknown column"
+            row[typo] = row.pop(column)
+        return rows, columns, f"column {typo}: unknown column — did you mean {column}?"
     column = draw(st.sampled_from(REQUIRED_COLUMNS))
     columns.remove(column)
     return rows, columns, f"column {column}: required column is missing"
@@ -397,6 +411,18 @@ def test_a_broken_yaml_inventory_names_the_row_and_column(case: tuple[list[dict[
     message = assert_clean_input_error(caught.value)
     expected = expected.format(*range(1, len(rows) + 1))  # YAML: the entry's position, from 1
     assert expected in message.replace("required column is missing from every entry", "required column is missing")
+
+
+@PROPERTY
+@given(st.lists(UNKNOWN_KEY.filter(lambda k: k not in COLUMNS), min_size=1, max_size=3, unique=True))
+def test_columns_plmigrate_does_not_read_are_ignored_with_a_note(extra: list[str]) -> None:
+    rows = [dict(row, **{name: "x" for name in extra}) for row in VALID_ROWS]
+    notes: list[str] = []
+    assert len(parse_csv(csv_text(rows, [*COLUMNS, *extra]), BU, "inv.csv", notes)) == len(VALID_ROWS)
+    assert len(notes) == 1 and all(name in notes[0] for name in extra) and "ignored" in notes[0], notes
+    notes.clear()
+    assert len(parse_yaml({"servers": [as_yaml_row(row) for row in rows]}, BU, "inv.yaml", notes)) == len(VALID_ROWS)
+    assert len(notes) == 1 and all(name in notes[0] for name in extra), notes
 
 
 @PROPERTY

@@ -146,13 +146,13 @@ def test_refs_in_another_subscription() -> None:
         ("private_endpoint_subnet.vnet", ..., "private_endpoint_subnet.vnet: required field is missing"),
         ("private_endpoint_subnet.colour", "blue", "private_endpoint_subnet.colour: unknown field — remove it"),
         ("appliances", [], "appliances: List should have at least 1 item"),
-        ("appliances.0.nameservers.0", "dns.corp", "appliances[0].nameservers[0]: 'dns.corp' is not an IPv4 address"),
-        ("appliances.0.nameservers.1", "10.0.0.5:0", "appliances[0].nameservers[1]: '10.0.0.5:0' has an invalid port"),
-        ("appliances.0.nameservers.1", "10.0.0.4:53", "appliances[0].nameservers: duplicate nameserver '10.0.0.4:53'"),
-        ("storage_accounts.0.name", "StFin", "storage_accounts[0].name: 'StFin' is not a valid storage account name"),
+        ("appliances.0.nameservers.0", "dns.corp", "appliances[appliance-fin-01].nameservers[entry 1]: 'dns.corp'"),
+        ("appliances.0.nameservers.1", "10.0.0.5:0", "appliances[appliance-fin-01].nameservers[entry 2]: '10.0.0.5:0'"),
+        ("appliances.0.nameservers.1", "10.0.0.4:53", "appliances[appliance-fin-01].nameservers: duplicate nameserver"),
+        ("storage_accounts.0.name", "StFin", "storage_accounts[StFin].name: 'StFin' is not a valid storage"),
         ("storage_accounts.0.name", "st", "3-24 lowercase letters and digits"),
-        ("storage_accounts.0.role", "primary", "storage_accounts[0].role: Input should be 'replication' or 'cache'"),
-        ("storage_accounts.0.resource_group", 42, "storage_accounts[0].resource_group: Input should be a valid str"),
+        ("storage_accounts.0.role", "primary", "storage_accounts[stfinrepl01].role: Input should be 'replication'"),
+        ("storage_accounts.0.resource_group", 42, "storage_accounts[stfinrepl01].resource_group: Input should be"),
         ("approval", {"mode": "yolo"}, "approval.mode: Input should be 'wait_for_owner' or 'self_approve'"),
         ("approval", {"timeout_seconds": 5, "poll_seconds": 10}, "approval: poll_seconds (10) is longer than"),
         ("approval", {"timeout_seconds": 0}, "approval.timeout_seconds: Input should be greater than 0 (got 0)"),
@@ -184,23 +184,23 @@ def test_every_problem_is_reported_at_once_including_duplicates_beside_invalid_e
     assert [p.split(":")[0] for p in problems] == [
         "region",
         "vault_name",
-        "appliances[0].nameservers[0]",
-        "storage_accounts[0].name",
+        "appliances[app-1].nameservers[entry 1]",
+        "storage_accounts[Bad].name",
         "appliances",
         "storage_accounts",
     ]
-    assert "duplicate appliance name 'app-1' (entries 0 and 1) — give each appliance its own name" in problems[4]
-    assert "duplicate storage account 'stdup' (entries 1 and 2)" in problems[5]
+    assert "duplicate appliance name 'app-1' (entries 1 and 2) — give each appliance its own name" in problems[4]
+    assert "duplicate storage account 'stdup' (entries 2 and 3)" in problems[5]
 
 
 def test_duplicates_alone_are_reported_by_the_model_itself() -> None:
     data = with_change("storage_accounts", VALID["storage_accounts"] * 2)
     assert problems_of(data) == [
-        "storage_accounts: duplicate storage account 'stfinrepl01' (entries 0 and 1) — list each storage account once"
+        "storage_accounts: duplicate storage account 'stfinrepl01' (entries 1 and 2) — list each storage account once"
     ]
     data = copy.deepcopy(VALID)
     data["dns_zone_links"] = [{"resource_group": "RG-HUB", "vnet": "v1"}, {"resource_group": "rg-hub", "vnet": "V1"}]
-    assert problems_of(data) == ["dns_zone_links: duplicate VNet 'rg-hub/v1' (entries 0 and 1) — link each VNet once"]
+    assert problems_of(data) == ["dns_zone_links: duplicate VNet 'rg-hub/v1' (entries 1 and 2) — link each VNet once"]
 
 
 def test_the_message_lists_the_file_and_every_problem() -> None:
@@ -231,6 +231,32 @@ def test_unreadable_files(tmp_path: Path, text: str, expected: str) -> None:
         load_business_unit(path)
     assert caught.value.source == str(path)
     assert caught.value.problems[0].startswith(expected), caught.value.problems
+
+
+def test_a_file_that_is_not_utf8_gives_the_line_and_says_save_as_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "bu.yaml"
+    path.write_bytes(b"name: finance\nregion: eastus\ntags:\n  owner: Fran\xe7ois\n")  # Latin-1, as old editors save
+    with pytest.raises(InputError) as caught:
+        load_business_unit(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith("line 4, column 14: not UTF-8 text (byte 0xe7) — save the file as UTF-8"), problem
+    assert "check the path" not in problem
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "bu.yaml"
+    text = FINANCE.read_text()
+    path.write_text(text + "\nvault_name: rsv-other\n")
+    with pytest.raises(InputError) as caught:
+        load_business_unit(path)
+    (problem,) = caught.value.problems
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("vault_name:"))
+    assert f"key 'vault_name' is given twice in one mapping (first on line {first})" in problem, problem
+    assert problem.startswith(f"line {len(text.splitlines()) + 2}, column 1:"), problem
+    # Nested mappings too; the same key in two different mappings is fine.
+    path.write_text(text.replace("\napproval:\n", "\napproval:\n  mode: self_approve\n", 1))
+    with pytest.raises(InputError, match="key 'mode' is given twice"):
+        load_business_unit(path)
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
