@@ -229,7 +229,10 @@ def migration_wave(run: WaveRun = WAVE_RUN_PARAMETER) -> WaveReport:
     with failure_published("wave-failed", f"Wave {run.wave}", files) as failed:
         bu = load_business_unit(run.business_unit_file)
         failed.key = f"wave-failed-{bu.name}"
-        servers = load_inventory(run.inventory_file, bu, run.wave)
+        notes: list[str] = []
+        servers = load_inventory(run.inventory_file, bu, run.wave, notes)
+        for note in notes:  # INFO: the CLI's preflight has said it on the terminal already
+            get_run_logger().info("%s", note)
         problems = refusals(bu, run.to, run.change, interactive=True, now=datetime.now(UTC))
         if problems:
             raise InputError(problems, source=f"wave {run.wave} of {bu.name}")

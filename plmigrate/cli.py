@@ -114,7 +114,10 @@ def preflight(
 
     bu = load_business_unit(business_unit_file)
     if inventory_file is not None:
-        load_inventory(inventory_file, bu, wave)
+        notes: list[str] = []
+        load_inventory(inventory_file, bu, wave, notes)
+        for note in notes:
+            print(f"plmigrate: note: {note}", file=sys.stderr)
     target = resolve_target(target_spec, bu.subscription_id)
     for appliance in bu.appliances:
         target.appliance_nameservers(appliance.endpoints())

@@ -156,3 +156,17 @@ def test_a_stopped_sandbox_is_said_in_seconds_with_how_to_start_it(
     assert "is not running" in err and f"plmigrate sandbox serve --info {info}" in err, err
     assert main(["sandbox", "calls", "--info", info]) == 2
     assert "is not running" in capsys.readouterr().err
+
+
+def test_a_temporary_prefect_server_that_does_not_start_says_what_to_do(
+    world, business_unit, tmp_path: Path, terminal_env, running
+) -> None:
+    box = world(default_scenario())
+    slow = dict(terminal_env, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")  # never long enough
+    run = running(["prepare", str(business_unit()), "--sandbox", _info(box, tmp_path), "--dry-run"], slow)
+    code, _, err = run.finish(timeout=120)
+    assert code == 1
+    assert "the temporary Prefect server did not start within 0 s" in err, err
+    assert "prefect server start" in err and "PREFECT_API_URL" in err
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in err
+    assert "Traceback" not in err and "Timed out while attempting" not in err
