@@ -47,11 +47,17 @@ from plmigrate.rules import (
     select_cache_account,
     validate_account,
 )
-from tasks.approval import await_connection_approval, find_account_connection, self_approve_connection
+from tasks.approval import (
+    approval_failure_reason,
+    await_connection_approval,
+    find_account_connection,
+    self_approve_connection,
+)
 from tasks.dns import verify_dns
 from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
 from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
 from tasks.reporting import failure_published, publish_markdown
+from tasks.retrying import run_deadline
 from tasks.roles import grant_vault_roles
 from tasks.storage import allow_trusted_services
 from tasks.vault import ensure_resource_group, ensure_vault
@@ -362,7 +368,7 @@ def await_approvals(
                 StepFailed(
                     step="await approval",
                     resource=endpoint.id,
-                    reason=f"the connection to storage account {name} is {endpoint.connection.status}",
+                    reason=approval_failure_reason(name, endpoint.connection.status, policy.timeout_seconds),
                     fix=rejected_message(name, ref.resource_group, endpoint.connection.status, endpoint.id),
                 ),
             )
@@ -490,7 +496,9 @@ def private_link_landing_zone(
     with failure_published("landing-zone-failed", "Private Link landing zone", files) as failed:
         bu = load_business_unit(business_unit_file)
         failed.key = f"landing-zone-failed-{bu.name}"
-        return prepare_landing_zone(resolve_target(target, bu.subscription_id).paced(bu.limits), bu, dry_run)
+        with run_deadline(bu.run_timeout_seconds, f"landing zone of {bu.name}"):
+            resolved = resolve_target(target, bu.subscription_id).paced(bu.limits).timed(bu.timeouts)
+            return prepare_landing_zone(resolved, bu, dry_run)
     return failed.state  # type: ignore[return-value]  # a Failed state: see failure_published
 
 

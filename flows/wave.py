@@ -54,6 +54,7 @@ from plmigrate.wave import (
     server_state,
 )
 from tasks.reporting import artifact_key, failure_published, publish_markdown
+from tasks.retrying import run_deadline
 from tasks.servers import log_states
 
 VAULT = "vault"  # the key of the vault's FQDNs among the DNS checks
@@ -236,13 +237,14 @@ def migration_wave(run: WaveRun = WAVE_RUN_PARAMETER) -> WaveReport:
         problems = refusals(bu, run.to, run.change, interactive=True, now=datetime.now(UTC))
         if problems:
             raise InputError(problems, source=f"wave {run.wave} of {bu.name}")
-        target = resolve_target(run.target, bu.subscription_id).paced(bu.limits)
-        report = run_wave(target, bu, run.wave, servers, run.dry_run)
-        if run.to != "ready":
-            chosen = choose_servers(servers, run.servers)
-            report.lifecycle = run_lifecycle(
-                target, bu, run.wave, chosen, report, run.to, run.change, run.approver, run.dry_run
-            )
+        target = resolve_target(run.target, bu.subscription_id).paced(bu.limits).timed(bu.timeouts)
+        with run_deadline(bu.run_timeout_seconds, f"wave {run.wave} of {bu.name}"):
+            report = run_wave(target, bu, run.wave, servers, run.dry_run)
+            if run.to != "ready":
+                chosen = choose_servers(servers, run.servers)
+                report.lifecycle = run_lifecycle(
+                    target, bu, run.wave, chosen, report, run.to, run.change, run.approver, run.dry_run
+                )
         return report
     return failed.state  # type: ignore[return-value]  # a Failed state: see failure_published
 

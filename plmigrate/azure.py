@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
-from azure.core.pipeline.policies import HTTPPolicy
+from azure.core.pipeline.policies import HTTPPolicy, RetryPolicy
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.privatedns import PrivateDnsManagementClient
@@ -68,6 +68,13 @@ class Target:
     reads_per_second: float = 20.0
     writes_per_second: float = 8.0
     burst: int = 50
+    # The business unit's timeouts.operation_seconds: no ARM call (with azure-core's retries and
+    # the Retry-After waits they honour) and no long-running operation runs past it.
+    operation_seconds: float = 1800.0
+
+    def timed(self, timeouts: Any) -> Target:
+        """This target with a business unit's deadlines (plmigrate.model.Timeouts)."""
+        return dataclasses.replace(self, operation_seconds=timeouts.operation_seconds)
 
     def paced(self, limits: Any) -> Target:
         """This target with a business unit's ARM limits (plmigrate.model.Limits)."""
@@ -161,6 +168,63 @@ class ArmPacer(HTTPPolicy):  # type: ignore[type-arg]
             return self.next.send(request)
 
 
+# A Retry-After this long is worth a line in the run's log: the run is waiting, not hanging.
+LONG_RETRY_AFTER_SECONDS = 10.0
+
+
+def _run_logger() -> Any:
+    import logging
+
+    try:
+        from prefect import get_run_logger
+
+        logger = get_run_logger()
+    except Exception:  # outside a flow or task run (CLI checks, tests of the client)
+        return logging.getLogger("plmigrate.azure")
+    # prefect.logging.disable_run_logger hands out a disabled logger: keep the line anyway.
+    return logging.getLogger("plmigrate.azure") if getattr(logger, "disabled", False) else logger
+
+
+class DeadlineRetryPolicy(RetryPolicy):
+    """azure-core's retry policy (408/429/5xx, Retry-After honoured), bounded by a deadline per
+    call: `timeout` (the business unit's timeouts.operation_seconds) covers every attempt and
+    every wait between them. A Retry-After that would end past the deadline fails the call at
+    once (a StepFailed naming the call and the wait) instead of sleeping through it; a long one
+    that fits is logged, so a run waiting five minutes on ARM says so."""
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        settings["deadline"] = time.monotonic() + settings["timeout"]
+        return settings
+
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        retry_after = self.get_retry_after(response) if response is not None else None
+        if retry_after:
+            request = response.http_request
+            what = f"{request.method} {request.url.split('?')[0]}"
+            left = settings["deadline"] - time.monotonic()
+            if retry_after > left:
+                from plmigrate.errors import StepFailed
+
+                raise StepFailed(
+                    step="ARM call",
+                    resource=what,
+                    reason=f"ARM answered {response.http_response.status_code} with Retry-After {retry_after:.0f} s, "
+                    f"past the {settings['timeout']:.0f} s deadline of the call ({max(0.0, left):.0f} s left)",
+                    fix="ARM is throttling or busy: re-run later (nothing is written twice), or raise "
+                    "timeouts.operation_seconds in the business-unit file to wait it out",
+                )
+            if retry_after >= LONG_RETRY_AFTER_SECONDS:
+                _run_logger().warning(
+                    "ARM answered %s to %s with Retry-After %.0f s: waiting (%.0f s left of the call's deadline)",
+                    response.http_response.status_code,
+                    what,
+                    retry_after,
+                    left,
+                )
+        super().sleep(settings, transport, response)
+
+
 @dataclass(frozen=True)
 class AzureClients:
     resources: ResourceManagementClient
@@ -197,7 +261,13 @@ def clients(target: Target) -> AzureClients:
     budget = ArmBudget(target)
 
     def make(client_class: Any) -> Any:
-        return client_class(credential, sub, per_retry_policies=[ArmPacer(budget)], **kwargs)
+        return client_class(
+            credential,
+            sub,
+            per_retry_policies=[ArmPacer(budget)],
+            retry_policy=DeadlineRetryPolicy(timeout=target.operation_seconds),
+            **kwargs,
+        )
 
     return AzureClients(
         resources=make(ResourceManagementClient),

@@ -283,7 +283,9 @@ class ApprovalPolicy(_Section):
 
 
 class Timeouts(_Section):
-    """How long to wait for Azure to converge: DNS propagation and role assignments becoming effective."""
+    """How long to wait for Azure: DNS propagation, role assignments becoming effective, each
+    long-running operation (and ARM's Retry-After waits), and the run as a whole. Every wait ends
+    in a failed step that says what was still running, never in a run that hangs."""
 
     dns_seconds: float = Field(
         default=600, gt=0, description="How long DNS may take to resolve to the private endpoint (propagation)."
@@ -293,12 +295,34 @@ class Timeouts(_Section):
         default=300, gt=0, description="How long role assignments may take to be listed (and a new identity known)."
     )
     role_retry_seconds: float = Field(default=5, gt=0, description="Pause between role checks while waiting.")
+    operation_seconds: float = Field(
+        default=1800,
+        gt=0,
+        description=(
+            "How long one Azure operation may take: a long-running PUT (vault, private endpoint, zone, link, zone "
+            "group), an operation found still running on a resource, or one ARM call with its retries and the "
+            "Retry-After waits ARM asks for. Past it the step fails, naming what was still running."
+        ),
+    )
+    run_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "How long one flow run (a landing zone or a wave) may take in all; past it the run fails instead of "
+            "staying Running. Empty: every wait the run may do (approval, and a wave's migration stages) plus "
+            "4 hours for the rest."
+        ),
+    )
 
     @model_validator(mode="after")
     def _retries_within_timeouts(self) -> Timeouts:
-        for retry, total in (("dns_retry_seconds", "dns_seconds"), ("role_retry_seconds", "role_seconds")):
-            if getattr(self, retry) > getattr(self, total):
-                raise ValueError(f"{retry} is longer than {total} — make the pause shorter than the timeout")
+        for retry, total in (
+            ("dns_retry_seconds", "dns_seconds"),
+            ("role_retry_seconds", "role_seconds"),
+            ("operation_seconds", "run_seconds"),
+        ):
+            if getattr(self, total) is not None and getattr(self, retry) > getattr(self, total):
+                raise ValueError(f"{retry} is longer than {total} — make the first shorter than the second")
         return self
 
 
@@ -493,7 +517,9 @@ class BusinessUnit(_Section):
     approval: ApprovalPolicy = Field(
         default_factory=ApprovalPolicy, description="What to do while a connection awaits the owner's approval."
     )
-    timeouts: Timeouts = Field(default_factory=Timeouts, description="How long to wait for DNS and roles.")
+    timeouts: Timeouts = Field(
+        default_factory=Timeouts, description="How long to wait for DNS, roles, each Azure operation and the whole run."
+    )
     limits: Limits = Field(default_factory=Limits, description="Concurrency bounds.")
     migration: Migration | None = Field(
         default=None,
@@ -541,6 +567,32 @@ class BusinessUnit(_Section):
         return {**DEFAULT_TAGS, **tags}
 
     @model_validator(mode="after")
+    def _run_outlasts_its_waits(self) -> BusinessUnit:
+        given, waits = self.timeouts.run_seconds, self._waits_seconds()
+        if given is not None and given <= waits:
+            raise ValueError(
+                f"timeouts.run_seconds ({given:g}) is not longer than the waits a run may do ({waits:g} s: approval"
+                f"{' and migration stages' if self.migration is not None else ''}) — the run would time out while "
+                "still waiting; raise run_seconds or leave it empty"
+            )
+        return self
+
+    def _waits_seconds(self) -> float:
+        """The longest a run may wait on people and Site Recovery: approval, and (a wave with a
+        migration section) each lifecycle stage's timeout and the cutover approval."""
+        waits = self.approval.timeout_seconds
+        if self.migration is not None:
+            t = self.migration.timeouts
+            waits += t.enable_seconds + t.initial_replication_seconds + t.test_failover_seconds + t.cutover_seconds
+            waits += self.migration.cutover.approval_timeout_seconds
+        return waits
+
+    @property
+    def run_timeout_seconds(self) -> float:
+        """The flow run's deadline: timeouts.run_seconds, or every wait it may do plus 4 hours."""
+        return self.timeouts.run_seconds if self.timeouts.run_seconds is not None else self._waits_seconds() + 4 * 3600
+
+    @model_validator(mode="after")
     def _default_zone_links(self) -> BusinessUnit:
         if not self.dns_zone_links:
             # Bypass validate_assignment: re-running every validator here would recurse.
@@ -575,7 +627,7 @@ class BusinessUnit(_Section):
         the keyword arguments of tasks.network.ensure_private_endpoint."""
         return {
             "resource_group": self.resource_group,
-            "name": endpoint_name(resource_name, group_id),
+            "name": endpoint_name(resource_name, group_id, resource_id),
             "location": self.region,
             "subnet_id": self.private_endpoint_subnet_id,
             "target_id": resource_id,

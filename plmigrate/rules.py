@@ -319,8 +319,17 @@ def owner_instructions(account_name: str, resource_group: str, subscription_id: 
 
 
 def rejected_message(account_name: str, resource_group: str, status: str, private_endpoint_id: str) -> str:
-    """What to do when the connection to a storage account is Rejected or Disconnected."""
+    """What to do when the connection to a storage account is Rejected or Disconnected, or still
+    Pending when the approval wait ran out (nothing is wrong with it then: nothing is deleted)."""
     state = (status or "unknown").strip()
+    if state.lower() == "pending":
+        return (
+            f"The private endpoint connection to storage account {account_name} (resource group {resource_group}) "
+            "is still Pending: the wait for the owner's approval ran out (approval.timeout_seconds).\n"
+            f"Ask the account's owner to approve it (see the run's approval artifact), then re-run plmigrate: it "
+            f"finds the endpoint {private_endpoint_id} as it is and goes on once the connection is Approved. "
+            "Raise approval.timeout_seconds in the business-unit file to wait longer in one run."
+        )
     lines = [
         f"The private endpoint connection to storage account {account_name} (resource group {resource_group}) "
         f"is {state}, so replication cannot use it.",

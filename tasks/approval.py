@@ -91,3 +91,14 @@ def await_connection_approval(
     for name in pending():
         logger.warning("Connection on storage account %s is still Pending after %g s", name, timeout_seconds)
     return current
+
+
+def approval_failure_reason(account: str, status: str, timeout_seconds: float) -> str:
+    """Why an account's connection stops the run: still Pending when the wait ran out is a wait
+    that ended, not a connection that broke (the fix is rules.rejected_message's)."""
+    if (status or "").strip().lower() == "pending":
+        return (
+            f"the connection to storage account {account} was still Pending when the approval wait "
+            f"({timeout_seconds:.0f} s) ran out"
+        )
+    return f"the connection to storage account {account} is {status}"

@@ -11,8 +11,9 @@ from prefect.cache_policies import NO_CACHE
 from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.errors import StepFailed
 from plmigrate.facts import ConnectionFacts, EndpointFacts
-from plmigrate.naming import ZONE_GROUP, arm_id, vnet_link_name, zone_config_name
-from tasks.retrying import ARM_RETRIES, SETTLED, read_settled
+from plmigrate.naming import arm_id, vnet_link_name
+from plmigrate.ownership import Verdict, endpoint_repair_body, endpoint_verdict, link_verdict, zone_group_plan
+from tasks.retrying import ARM_RETRIES, SETTLED, finish, read_settled
 
 # Codes ARM answers when the endpoint's creator may not approve on the target: the connection
 # must then be requested as a manual one, for the owner to approve.
@@ -46,21 +47,8 @@ def endpoint_facts(endpoint: dict, resource_group: str) -> EndpointFacts:
     )
 
 
-def _matches(endpoint: dict, subnet_id: str, target_id: str, group_id: str) -> bool:
-    props = endpoint.get("properties") or {}
-    if props.get("provisioningState") not in (None, "Succeeded"):
-        return False
-    if (props.get("subnet") or {}).get("id", "").lower() != subnet_id.lower():
-        return False
-    for conn in (props.get("privateLinkServiceConnections") or []) + (
-        props.get("manualPrivateLinkServiceConnections") or []
-    ):
-        cprops = conn.get("properties") or {}
-        if cprops.get("privateLinkServiceId", "").lower() == target_id.lower() and group_id.lower() in [
-            g.lower() for g in cprops.get("groupIds") or []
-        ]:
-            return True
-    return False
+def _foreign(step: str, verdict: Verdict, resource: str) -> StepFailed:
+    return StepFailed(step=step, resource=resource, reason=verdict.reason, fix=verdict.fix)
 
 
 @task(name="ensure-private-endpoint", cache_policy=NO_CACHE, **ARM_RETRIES)
@@ -79,9 +67,13 @@ def ensure_private_endpoint(
     """A private endpoint in `subnet_id` connected to `target_id` for `group_id`.
 
     The connection is requested for automatic approval; where ARM says our principal may not
-    approve on the target, it is requested again as a manual connection for the owner."""
+    approve on the target, it is requested again as a manual connection for the owner. An
+    endpoint of this name that is not ours (another target, group, subnet or region) is never
+    written, whatever its provisioning state; one of ours left Failed is PUT again from its own
+    body (its tags and settings kept)."""
     az = clients(target)
     logger = get_run_logger()
+    endpoint_id = arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateEndpoints", name)
 
     def read() -> dict | None:
         try:
@@ -89,21 +81,18 @@ def ensure_private_endpoint(
         except ResourceNotFoundError:
             return None
 
-    existing = read_settled(read)
-    if existing is not None and _matches(existing, subnet_id, target_id, group_id):
+    existing = read_settled(read, target.operation_seconds)
+    verdict = endpoint_verdict(existing, subnet_id=subnet_id, target_id=target_id, group_id=group_id, location=location)
+    if verdict.kind == "foreign":
+        raise _foreign("create endpoint", verdict, endpoint_id)
+    if verdict.kind == "ours":
+        assert existing is not None
         logger.info("Private endpoint %s already connects %s (%s)", existing["id"], target_id, group_id)
         return endpoint_facts(existing, resource_group)
-    if existing is not None and (existing.get("properties") or {}).get("provisioningState") == "Succeeded":
-        raise StepFailed(
-            step="create endpoint",
-            resource=existing["id"],
-            reason=f"it exists but does not connect {target_id} ({group_id}) from {subnet_id}",
-            fix="plmigrate does not change an endpoint made otherwise: delete or rename it, then re-run",
-        )
     if dry_run:
-        logger.info("Would create private endpoint %s -> %s (%s)", name, target_id, group_id)
+        logger.info("Would %s private endpoint %s -> %s (%s)", verdict.kind, name, target_id, group_id)
         return EndpointFacts(
-            id=arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateEndpoints", name),
+            id=endpoint_id,
             name=name,
             resource_group=resource_group,
             target_id=target_id,
@@ -112,31 +101,45 @@ def ensure_private_endpoint(
             connection=ConnectionFacts(name=name, status="(not created)"),
             written=True,
         )
-    connection = {
-        "name": name,
-        "properties": {
-            "privateLinkServiceId": target_id,
-            "groupIds": [group_id],
-            "requestMessage": "Azure Migrate replication over Private Link (plmigrate)",
-        },
-    }
-    body = {
-        "location": location,
-        "tags": tags,
-        "properties": {"subnet": {"id": subnet_id}, "privateLinkServiceConnections": [connection]},
-    }
-    try:
-        made = az.network.private_endpoints.begin_create_or_update(resource_group, name, body).result()
-    except HttpResponseError as exc:
-        if exc.status_code != 403 and arm_error(exc)[0] not in _NO_AUTO_APPROVAL:
-            raise
-        logger.info("No auto-approval on %s (%s); requesting a manual connection", target_id, arm_error(exc)[0])
-        body["properties"] = {"subnet": {"id": subnet_id}, "manualPrivateLinkServiceConnections": [connection]}
-        made = az.network.private_endpoints.begin_create_or_update(resource_group, name, body).result()
-    facts = endpoint_facts(rest(made), resource_group)
+
+    def put(body: dict) -> dict:
+        poller = az.network.private_endpoints.begin_create_or_update(resource_group, name, body)
+        return rest(finish(poller, target.operation_seconds, step="create endpoint", resource=endpoint_id))
+
+    if verdict.kind == "repair":
+        assert existing is not None
+        logger.info("Private endpoint %s was left %s; repairing it as it is", existing["id"], _state(existing))
+        made = put(endpoint_repair_body(existing))
+    else:
+        connection = {
+            "name": name,
+            "properties": {
+                "privateLinkServiceId": target_id,
+                "groupIds": [group_id],
+                "requestMessage": "Azure Migrate replication over Private Link (plmigrate)",
+            },
+        }
+        body = {
+            "location": location,
+            "tags": tags,
+            "properties": {"subnet": {"id": subnet_id}, "privateLinkServiceConnections": [connection]},
+        }
+        try:
+            made = put(body)
+        except HttpResponseError as exc:
+            if exc.status_code != 403 and arm_error(exc)[0] not in _NO_AUTO_APPROVAL:
+                raise
+            logger.info("No auto-approval on %s (%s); requesting a manual connection", target_id, arm_error(exc)[0])
+            body["properties"] = {"subnet": {"id": subnet_id}, "manualPrivateLinkServiceConnections": [connection]}
+            made = put(body)
+    facts = endpoint_facts(made, resource_group)
     facts.written = True
     logger.info("Created private endpoint %s -> %s (%s): %s", facts.id, target_id, group_id, facts.connection.status)
     return facts
+
+
+def _state(resource: dict) -> str:
+    return (resource.get("properties") or {}).get("provisioningState") or "Succeeded"
 
 
 @task(name="ensure-private-dns-zone", cache_policy=NO_CACHE, **ARM_RETRIES)
@@ -144,7 +147,8 @@ def ensure_private_dns_zone(
     target: Target, *, resource_group: str, zone: str, vnet_ids: list[str], tags: dict[str, str], dry_run: bool = False
 ) -> str:
     """The private DNS zone exists (location global) and is linked to every VNet in `vnet_ids`.
-    Existing links, records and other settings of the zone are left alone."""
+    Existing links, records and other settings of the zone are left alone: a VNet already linked
+    under any name counts, a link of our name to another VNet is refused, never re-pointed."""
     az = clients(target)
     logger = get_run_logger()
 
@@ -154,8 +158,9 @@ def ensure_private_dns_zone(
         except ResourceNotFoundError:
             return None
 
-    found = read_settled(read)
-    if found is not None and (found.get("properties") or {}).get("provisioningState", "Succeeded") == "Succeeded":
+    found = read_settled(read, target.operation_seconds)
+    zone_id = arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateDnsZones", zone)
+    if found is not None and _state(found) == "Succeeded":
         zone_id = found["id"]
         logger.info("Private DNS zone %s already exists", zone_id)
     else:
@@ -164,15 +169,15 @@ def ensure_private_dns_zone(
             logger.info(
                 "Would create private DNS zone %s in %s, linked to %s", zone, resource_group, ", ".join(vnet_ids)
             )
-            return arm_id(target.subscription_id, resource_group, "Microsoft.Network/privateDnsZones", zone)
+            return zone_id
         # A zone being repaired keeps its own tags: it may be someone else's.
         keep_tags = found.get("tags") if found is not None else tags
-        made = az.privatedns.private_zones.begin_create_or_update(
+        poller = az.privatedns.private_zones.begin_create_or_update(
             resource_group, zone, {"location": "global", "tags": keep_tags}
-        ).result()
-        zone_id = made.id
+        )
+        zone_id = finish(poller, target.operation_seconds, step="create private DNS zone", resource=zone_id).id
         logger.info("Created private DNS zone %s", zone_id)
-    links: dict[str, tuple[str, str]] = {}  # VNet ID -> (link name, provisioning state)
+    links: dict[str, dict] = {}  # VNet ID -> the link to it, whatever its name
     for link in az.privatedns.virtual_network_links.list(resource_group, zone):
         found = rest(link)
         if (found.get("properties") or {}).get("provisioningState", "Succeeded") not in SETTLED:
@@ -186,27 +191,41 @@ def ensure_private_dns_zone(
                 except ResourceNotFoundError:
                     return None
 
-            found = read_settled(read_link) or found
-        props = found.get("properties") or {}
-        vnet = (props.get("virtualNetwork") or {}).get("id", "").lower()
-        links[vnet] = (found["name"], props.get("provisioningState", "Succeeded"))
+            found = read_settled(read_link, target.operation_seconds) or found
+        vnet = ((found.get("properties") or {}).get("virtualNetwork") or {}).get("id", "").lower()
+        links[vnet] = found
     for vnet_id in vnet_ids:
-        link_name, state = links.get(vnet_id.lower(), (None, None))
-        if state == "Succeeded":
+        existing = links.get(vnet_id.lower())
+        if existing is None:
+            # Not linked yet: under our name, unless that name is taken (by a link to another VNet).
+            link_name = vnet_link_name(vnet_id)
+            try:
+                existing = rest(az.privatedns.virtual_network_links.get(resource_group, zone, link_name))
+            except ResourceNotFoundError:
+                existing = None
+        else:
+            link_name = existing["name"]
+        verdict = link_verdict(existing, vnet_id)
+        link_id = f"{zone_id}/virtualNetworkLinks/{link_name}"
+        if verdict.kind == "foreign":
+            raise _foreign("link private DNS zone", verdict, link_id)
+        if verdict.kind == "ours":
             continue
         if dry_run:
-            logger.info("Would link %s to VNet %s", zone_id, vnet_id)
+            logger.info("Would link %s to VNet %s (%s)", zone_id, vnet_id, link_name)
             continue
-        # A link left Failed is repaired under its own name (a second link to one VNet is refused).
-        link_name = link_name or vnet_link_name(vnet_id.rstrip("/").split("/")[-1])
+        # A link left Failed is repaired under its own name with its own tags (a second link to
+        # one VNet is refused, and it may be someone else's link).
         body = {
             "location": "global",
-            "tags": tags,
-            "properties": {"virtualNetwork": {"id": vnet_id}, "registrationEnabled": False},
+            "tags": existing.get("tags") if existing is not None else tags,
+            "properties": {
+                "virtualNetwork": {"id": vnet_id},
+                "registrationEnabled": bool(((existing or {}).get("properties") or {}).get("registrationEnabled")),
+            },
         }
-        made = az.privatedns.virtual_network_links.begin_create_or_update(
-            resource_group, zone, link_name, body
-        ).result()
+        poller = az.privatedns.virtual_network_links.begin_create_or_update(resource_group, zone, link_name, body)
+        made = finish(poller, target.operation_seconds, step="link private DNS zone", resource=link_id)
         logger.info("Linked %s to VNet %s (%s)", zone_id, vnet_id, made.id)
     return zone_id
 
@@ -214,49 +233,47 @@ def ensure_private_dns_zone(
 @task(name="ensure-zone-group", cache_policy=NO_CACHE, **ARM_RETRIES)
 def ensure_zone_group(target: Target, endpoint: EndpointFacts, zone_ids: list[str], dry_run: bool = False) -> bool:
     """The endpoint's zone group names every zone in `zone_ids` (which writes its A records).
-    Returns whether anything was written."""
+    Returns whether anything was written. A group that already points at the right zones is
+    adopted whatever its name; one naming another zone of the same name, or another group
+    (Azure Policy's) without our zones, fails the step with the exact fix (zone_group_plan)."""
     az = clients(target)
     logger = get_run_logger()
     if dry_run and endpoint.written:
         logger.info("Would give %s a zone group naming %s", endpoint.name, ", ".join(zone_ids))
         return True
 
-    def read() -> dict | None:
+    def read(name: str) -> dict | None:
         try:
-            return rest(az.network.private_dns_zone_groups.get(endpoint.resource_group, endpoint.name, ZONE_GROUP))
+            return rest(az.network.private_dns_zone_groups.get(endpoint.resource_group, endpoint.name, name))
         except ResourceNotFoundError:
             return None
 
+    groups = [rest(g) for g in az.network.private_dns_zone_groups.list(endpoint.name, endpoint.resource_group)]
     # A group still being written (a crashed run's PUT) is waited for: a PUT over it is refused.
-    group = read_settled(read) or {}
-    configs = (group.get("properties") or {}).get("privateDnsZoneConfigs") or []
-    present = {(c.get("properties") or {}).get("privateDnsZoneId", "").lower() for c in configs}
-    if (
-        all(z.lower() in present for z in zone_ids)
-        and (group.get("properties") or {}).get("provisioningState", "Succeeded") == "Succeeded"
-    ):
-        logger.info("Zone group of %s already names %s", endpoint.id, ", ".join(zone_ids))
+    groups = [
+        g
+        if (g.get("properties") or {}).get("provisioningState", "Succeeded") in SETTLED
+        else read_settled(lambda name=g["name"]: read(name), target.operation_seconds)
+        for g in groups
+    ]
+    groups = [g for g in groups if g is not None]
+    plan = zone_group_plan(groups, zone_ids, endpoint_name=endpoint.name, resource_group=endpoint.resource_group)
+    group_id = f"{endpoint.id}/privateDnsZoneGroups/{plan.group_name}"
+    if plan.action == "foreign":
+        raise StepFailed(step="create zone group", resource=endpoint.id, reason=plan.reason, fix=plan.fix)
+    if plan.action == "none":
+        adopted = f" (adopted: '{plan.group_name}' was not made by plmigrate)" if plan.adopted else ""
+        logger.info("Zone group of %s already names %s%s", endpoint.id, ", ".join(zone_ids), adopted)
         return False
     if dry_run:
         logger.info("Would make the zone group of %s name %s", endpoint.id, ", ".join(zone_ids))
         return True
-    wanted = list(configs) + [
-        {"name": zone_config_name(z.rstrip("/").split("/")[-1]), "properties": {"privateDnsZoneId": z}}
-        for z in zone_ids
-        if z.lower() not in present
-    ]
-    body = {
-        "properties": {
-            "privateDnsZoneConfigs": [
-                {"name": c["name"], "properties": {"privateDnsZoneId": c["properties"]["privateDnsZoneId"]}}
-                for c in wanted
-            ]
-        }
-    }
-    az.network.private_dns_zone_groups.begin_create_or_update(
-        endpoint.resource_group, endpoint.name, ZONE_GROUP, body
-    ).result()
-    logger.info("Zone group of %s now names %s", endpoint.id, ", ".join(zone_ids))
+    body = {"properties": {"privateDnsZoneConfigs": plan.configs}}
+    poller = az.network.private_dns_zone_groups.begin_create_or_update(
+        endpoint.resource_group, endpoint.name, plan.group_name, body
+    )
+    finish(poller, target.operation_seconds, step="create zone group", resource=group_id)
+    logger.info("Zone group %s of %s now names %s", plan.group_name, endpoint.id, ", ".join(zone_ids))
     return True
 
 

@@ -8,9 +8,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, clients, rest
+from plmigrate.errors import StepFailed
 from plmigrate.facts import VaultFacts
 from plmigrate.naming import arm_id
-from tasks.retrying import ARM_RETRIES, read_settled
+from plmigrate.ownership import vault_repair_body, vault_verdict
+from tasks.retrying import ARM_RETRIES, finish, read_settled
 
 
 @task(name="ensure-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)
@@ -36,10 +38,13 @@ def ensure_vault(
     target: Target, resource_group: str, name: str, location: str, tags: dict[str, str], dry_run: bool = False
 ) -> VaultFacts:
     """The vault exists with a system-assigned identity (enabled on an existing vault that lacks
-    one, keeping any user-assigned identities it has)."""
+    one, keeping any user-assigned identities it has). A vault left Failed is repaired from its
+    own body: its tags, SKU and properties stay (a vault whose public access was disabled stays
+    disabled); a vault of that name in another region is refused."""
     az = clients(target)
     logger = get_run_logger()
     written = False
+    vault_id = arm_id(target.subscription_id, resource_group, "Microsoft.RecoveryServices/vaults", name)
 
     def read() -> dict | None:
         try:
@@ -47,32 +52,42 @@ def ensure_vault(
         except ResourceNotFoundError:
             return None
 
-    vault = read_settled(read)
-    # A vault left Failed by an interrupted deployment is repaired by the same PUT that creates one.
-    if dry_run and (vault is None or "SystemAssigned" not in str((vault.get("identity") or {}).get("type"))):
-        vault_id = arm_id(target.subscription_id, resource_group, "Microsoft.RecoveryServices/vaults", name)
-        logger.info(
-            "Would %s vault %s with a system-assigned identity", "create" if vault is None else "update", vault_id
-        )
+    vault = read_settled(read, target.operation_seconds)
+    verdict = vault_verdict(vault, location=location)
+    if verdict.kind == "foreign":
+        raise StepFailed(step="create vault", resource=vault_id, reason=verdict.reason, fix=verdict.fix)
+    if dry_run and (
+        verdict.kind != "ours" or "SystemAssigned" not in str(((vault or {}).get("identity") or {}).get("type"))
+    ):
+        what = {"create": "create", "repair": "repair"}.get(verdict.kind, "update")
+        logger.info("Would %s vault %s with a system-assigned identity", what, vault_id)
         return VaultFacts(id=vault_id, name=name, location=location, principal_id="(new identity)", written=True)
-    if vault is None or (vault.get("properties") or {}).get("provisioningState") == "Failed":
-        body = {
-            "location": location,
-            "tags": tags,
-            "sku": {"name": "Standard"},
-            "identity": {"type": "SystemAssigned"},
-            "properties": {"publicNetworkAccess": "Enabled"},
-        }
-        vault = rest(az.recoveryservices.vaults.begin_create_or_update(resource_group, name, body).result())
+    if verdict.kind in ("create", "repair"):
+        # Created with the business unit's tags; repaired (left Failed by an interrupted
+        # deployment) by the same PUT, made from the vault's own body.
+        body = (
+            vault_repair_body(vault)
+            if vault is not None
+            else {
+                "location": location,
+                "tags": tags,
+                "sku": {"name": "Standard"},
+                "identity": {"type": "SystemAssigned"},
+            }
+        )
+        poller = az.recoveryservices.vaults.begin_create_or_update(resource_group, name, body)
+        vault = rest(finish(poller, target.operation_seconds, step="create vault", resource=vault_id))
         written = True
-        logger.info("Created (or repaired) vault %s", vault["id"])
+        logger.info("%s vault %s", "Repaired" if verdict.kind == "repair" else "Created", vault["id"])
+    assert vault is not None
     identity = vault.get("identity") or {}
     kinds = [k.strip() for k in (identity.get("type") or "None").split(",") if k.strip() and k.strip() != "None"]
     if "SystemAssigned" not in kinds:
         patch: dict = {"identity": {"type": ", ".join(["SystemAssigned", *kinds])}}
         if identity.get("userAssignedIdentities"):
             patch["identity"]["userAssignedIdentities"] = {k: {} for k in identity["userAssignedIdentities"]}
-        vault = rest(az.recoveryservices.vaults.begin_update(resource_group, name, patch).result())
+        poller = az.recoveryservices.vaults.begin_update(resource_group, name, patch)
+        vault = rest(finish(poller, target.operation_seconds, step="enable vault identity", resource=vault_id))
         written = True
         logger.info("Enabled the system-assigned identity of vault %s", vault["id"])
     elif not written:

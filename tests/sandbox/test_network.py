@@ -819,20 +819,20 @@ def test_create_and_get_match_the_official_example_shapes(box: Sandbox, net: Azu
         assert missing_keys(example, getter[1]) == [], name
 
 
-def test_zone_group_follows_an_endpoint_update_to_another_target(box: Sandbox, net: AzureClients) -> None:
+def test_an_endpoint_cannot_be_retargeted_by_put(box: Sandbox, net: AzureClients) -> None:
+    # Azure: CannotChangePrivateLinkConnectionOnPrivateEndpoint (docs/sandbox.md); nothing changes.
     old, new = put_storage(box, "stold"), put_storage(box, "stnew")
     zone = put_zone(box, "privatelink.blob.core.windows.net")
     create_pe(net, "pe-blob", pe_body(old, "blob"))
     group_body = {"properties": {"privateDnsZoneConfigs": [{"name": "blob", "properties": {"privateDnsZoneId": zone}}]}}
     net.network.private_dns_zone_groups.begin_create_or_update(PE_RG, "pe-blob", "default", group_body).result()
 
-    moved = create_pe(net, "pe-blob", pe_body(new, "blob"))
-    assert [c.fqdn for c in moved.custom_dns_configs] == ["stnew.blob.core.windows.net"]
-    assert connections.for_target(box.world, old) == [] and len(connections.for_target(box.world, new)) == 1
-    assert box.world.get(privatedns.a_record_id(zone, "stold")) is None
-    assert box.world.get(privatedns.a_record_id(zone, "stnew")) is not None
-    group = net.network.private_dns_zone_groups.get(PE_RG, "pe-blob", "default")
-    assert [r.record_set_name for r in group.private_dns_zone_configs[0].record_sets] == ["stnew"]
+    with pytest.raises(HttpResponseError) as info:
+        create_pe(net, "pe-blob", pe_body(new, "blob"))
+    assert arm_error(info)[:2] == (400, "CannotChangePrivateLinkConnectionOnPrivateEndpoint")
+    assert len(connections.for_target(box.world, old)) == 1 and connections.for_target(box.world, new) == []
+    assert box.world.get(privatedns.a_record_id(zone, "stold")) is not None
+    assert box.world.get(privatedns.a_record_id(zone, "stnew")) is None
 
 
 def test_a_subnet_in_use_cannot_be_dropped_or_readdressed(box: Sandbox, net: AzureClients) -> None:

@@ -569,6 +569,34 @@ def _check_connection_change(
         )
 
 
+def _check_connections_unchanged(existing: dict[str, Any] | None, props: dict[str, Any], name: str) -> None:
+    """Azure does not re-target an endpoint: a PUT whose connections differ from the existing
+    endpoint's by name or target is refused (docs/sandbox.md); a change of group IDs on the same
+    target is `_check_connection_change`'s."""
+    if existing is None:
+        return
+
+    def shape(p: dict[str, Any]) -> set[tuple[str, str]]:
+        return {
+            (
+                (c.get("name") or name).lower(),
+                key((c.get("properties") or {}).get("privateLinkServiceId") or ""),
+            )
+            for list_name in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections")
+            for c in p.get(list_name) or []
+        }
+
+    before, after = shape(existing.get("properties") or {}), shape(props)
+    if before and before != after:
+        old_name = sorted(before)[0][0]
+        raise bad_request(
+            "CannotChangePrivateLinkConnectionOnPrivateEndpoint",
+            f"Cannot change the private link connection on private endpoint {existing['id']}. Please ensure you are "
+            f"not updating the details of existing private link connection: "
+            f"'{existing['id']}/privateLinkServiceConnections/{old_name}'. That is not allowed.",
+        )
+
+
 def put_endpoint(req: ArmRequest) -> ArmResponse:
     require_group(req)
     body = req.json_body()
@@ -603,6 +631,7 @@ def put_endpoint(req: ArmRequest) -> ArmResponse:
                 f"of an existing private endpoint cannot be changed to {subnet['id']}. Delete the private endpoint "
                 "and create it again in the new subnet.",
             )
+        _check_connections_unchanged(existing, props, name)
         meta = world.meta_of(endpoint_id)
         links: dict[str, dict[str, Any]] = dict(meta.get("links", {}))
         old_nic = world.get(meta["nic_id"]) if meta.get("nic_id") else None
@@ -939,6 +968,29 @@ def refresh_zone_groups(world: World, endpoint: dict[str, Any]) -> None:
         write_zone_group(world, endpoint, group["id"], group["name"], zones, group)
 
 
+def _check_unique_zones(world: World, group_id: str, configs: list[dict[str, Any]]) -> None:
+    """Azure refuses a zone group with two configs of one name, or two zones of one name (from two
+    resource groups): 400 InvalidRequestFormat, detail DuplicateResourceName (docs/sandbox.md)."""
+    seen: set[str] = set()
+    for config in configs:
+        zone_ref = (config.get("properties") or {}).get("privateDnsZoneId") or ""
+        zone = world.get(zone_ref) if zone_ref else None
+        for name in {(config.get("name") or "").lower(), (zone or {}).get("name", "").lower()} - {""}:
+            if name in seen:
+                raise ArmError(
+                    400,
+                    "InvalidRequestFormat",
+                    "Cannot parse the request.",
+                    details=[
+                        {
+                            "code": "DuplicateResourceName",
+                            "message": f"Resource {group_id} has two child resources with the same name ({name}).",
+                        }
+                    ],
+                )
+            seen.add(name)
+
+
 def put_zone_group(req: ArmRequest) -> ArmResponse:
     body = req.json_body()
     world = req.world
@@ -963,6 +1015,7 @@ def put_zone_group(req: ArmRequest) -> ArmResponse:
                 f"A private DNS zone group can hold at most {MAX_ZONES_PER_GROUP} private DNS zones; "
                 f"{len(configs)} were given.",
             )
+        _check_unique_zones(world, group_id, configs)
         zones = []
         for config in configs:
             zone_ref = (config.get("properties") or {}).get("privateDnsZoneId") or ""

@@ -471,6 +471,15 @@ def put_link(req: ArmRequest) -> ArmResponse:
         if vnet is None or vnet.get("type", "").lower() != VNET_TYPE.lower():
             raise bad_request("BadRequest", f"Virtual network resource not found for '{vnet_id}'")
         lro.refuse_unprovisioned(req, vnet["id"], lid)
+        if existing is not None and key(existing["properties"]["virtualNetwork"]["id"]) != key(vnet["id"]):
+            # Azure links a VNet for the link's life: `az network private-dns link vnet update` "does not
+            # modify virtual network within the link", and a PUT that tries is refused (docs/sandbox.md).
+            raise bad_request(
+                "BadRequest",
+                f"The virtual network of virtual network link '{existing['name']}' cannot be changed (it links "
+                f"'{existing['properties']['virtualNetwork']['id']}'). Delete the link and create it again to link "
+                "another virtual network.",
+            )
         for other in links_of(req.world, zone["id"]):
             if key(other["id"]) != key(lid) and key(other["properties"]["virtualNetwork"]["id"]) == key(vnet_id):
                 raise ArmError(
