@@ -142,7 +142,9 @@ def endpoint_verdict(
 
 # The writable parts of a private link service connection (the rest is Azure's state).
 _CONNECTION_KEYS = ("privateLinkServiceId", "groupIds", "requestMessage")
-_ENDPOINT_KEYS = ("applicationSecurityGroups", "ipConfigurations", "customNetworkInterfaceName")
+# Settings an endpoint keeps when repaired. Not `ipConfigurations`: ARM lists the IPs it allocated
+# there, and sending them back would pin them as static; each member keeps its address anyway.
+_ENDPOINT_KEYS = ("applicationSecurityGroups", "customNetworkInterfaceName")
 
 
 def endpoint_repair_body(endpoint: dict[str, Any]) -> dict[str, Any]:

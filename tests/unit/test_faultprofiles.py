@@ -23,9 +23,16 @@ from tests.conftest import Admin
 def test_the_matrix_has_every_profile_the_issue_names() -> None:
     assert set(PROFILES) == {
         "none", "429-storm", "5xx", "lro-failures", "principal-not-found", "dns-timeout", "dns-servfail", "slow",
+        # issue 12's attacks (benchmark only)
+        "5xx-writes-45", "lro-failures-60", "lro-failure-permanent", "dns-servfail-one", "never-finishes",
+        "long-retry-after",
     }  # fmt: skip
     for name, profile in PROFILES.items():
         assert profile.name == name and profile.description
+    assert [n for n, p in PROFILES.items() if not p.in_tests] == [
+        "5xx-writes-45", "lro-failures-60", "lro-failure-permanent", "dns-servfail-one", "never-finishes",
+        "long-retry-after",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
@@ -93,3 +100,28 @@ def test_a_profile_without_dns_faults_gives_an_idle_window(make_sandbox) -> None
         "applied": False,
         "seconds": 0.0,
     }
+
+
+def test_the_relay_nameserver_relays_and_fails_on_demand(make_sandbox) -> None:
+    from plmigrate.sandbox.faultprofiles import RelayNameserver, nameservers_for
+
+    box = make_sandbox("default")
+    profile = PROFILES["dns-servfail-one"]
+    listed, relay = nameservers_for(profile, (box.info.dns_host, box.info.dns_port))
+    assert relay is not None and listed == [f"{box.info.dns_host}:{box.info.dns_port}", relay.nameserver]
+    assert nameservers_for(PROFILES["dns-servfail"], ("127.0.0.1", 53)) == ([], None)
+    try:
+        fqdn = "stfinrepl01.blob.core.windows.net"
+        assert dnscheck.resolve(fqdn, relay.address[0], relay.address[1]).error is None
+        window = start_dns_faults(
+            Admin(box),
+            FaultProfile("x", "x", dns=DnsFault({"*": "servfail"}, 1.0, None, second_nameserver=True)),
+            relay,
+        )
+        time.sleep(0.3)
+        assert relay.broken and "SERVFAIL" in (dnscheck.resolve(fqdn, relay.address[0], relay.address[1]).error or "")
+        assert dnscheck.resolve(fqdn, box.info.dns_host, box.info.dns_port).error is None  # the first one is fine
+        assert window.stop()["applied"] and not relay.broken
+    finally:
+        relay.stop()
+    assert isinstance(relay, RelayNameserver)
