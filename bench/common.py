@@ -157,7 +157,20 @@ class PrefectServer:
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(self.home / "results"),
         }
 
-    def start(self, timeout: float = 180.0) -> PrefectServer:
+    def start(self, timeout: float = 180.0, attempts: int = 3) -> PrefectServer:
+        """Start it and wait until healthy. A free port can be taken by another process before
+        the server binds it (a shared machine): then try again on another port."""
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except RuntimeError:
+                if attempt == attempts - 1 or "address already in use" not in self.log.read_text(errors="replace"):
+                    raise
+                self.port = free_port()
+                self.api_url = f"http://127.0.0.1:{self.port}/api"
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> PrefectServer:
         started = time.monotonic()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | self.env()
         command = [
