@@ -46,12 +46,14 @@ from plmigrate.wave import (
     ServerState,
     WaveReport,
     accounts_needed,
+    as_dry_run,
     choose_cache_accounts,
     chunked,
     describe_failure,
     render_wave_markdown,
     server_rows,
     server_state,
+    summary_counts,
 )
 from tasks.reporting import artifact_key, failure_published, publish_markdown
 from tasks.retrying import run_deadline
@@ -180,7 +182,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     vault_side = create_vault_side(target, bu, dry_run)
     storage = prepare_storage_accounts(target, bu, needed, vault_side, dry_run)
     checks = {} if dry_run else check_dns_per_appliance(bu, nameservers, vault_side, storage)
-    vault, _, _ = vault_side.settle()
+    vault, vault_endpoint, _ = vault_side.settle()
     prepared, failures, _ = storage.settle()
     created = {name: facts[2] for name, facts in prepared.items()}
     how: dict[str, str] = {}
@@ -190,6 +192,8 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
     dns_problems = dns_problems_of(bu, checks, nameservers, created, ready)
 
     states = record_servers(bu, wave, servers, choices, account_problems, dns_problems)
+    if dry_run:  # nothing was written or resolved: say what each server would still need
+        states = as_dry_run(states, vault, vault_endpoint, ready)
     report = WaveReport(
         business_unit=bu.name,
         wave=wave,
@@ -209,8 +213,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
         description=f"Every server of {wave} and the state it ended in",
     )
     summary.result()
-    counts = report.counts
-    logger.info("Wave %s: %d ready, %d blocked", wave, counts["ready"], counts["blocked"])
+    logger.info("Wave %s: %s", wave, summary_counts(report))
     return report
 
 

@@ -217,7 +217,7 @@ def cmd_wave(args: argparse.Namespace) -> int:
     from flows.wave import WaveRun, migration_wave
     from plmigrate import progress
     from plmigrate.lifecycle import render_lifecycle_markdown, stage_rows
-    from plmigrate.wave import render_wave_markdown, server_rows
+    from plmigrate.wave import render_wave_markdown, server_rows, summary_counts
 
     run = WaveRun(
         business_unit_file=args.business_unit,
@@ -253,9 +253,8 @@ def cmd_wave(args: argparse.Namespace) -> int:
         print(
             _table(server_rows(report.servers), ["server", "state", "source", "appliance", "cache account", "reason"])
         )
-    counts = report.counts
-    print(f"{counts['ready']} ready, {counts['blocked']} blocked", file=sys.stderr)
-    return EXIT_FAILURE if counts["blocked"] else EXIT_OK
+    print(summary_counts(report), file=sys.stderr)
+    return EXIT_FAILURE if report.counts["blocked"] else EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from plmigrate.azure import arm_error
 from plmigrate.errors import StepFailed
+from plmigrate.facts import EndpointFacts, VaultFacts
 from plmigrate.inventory import Server
 from plmigrate.lifecycle import LifecycleReport
 from plmigrate.model import BusinessUnit
@@ -21,7 +22,9 @@ from plmigrate.rules import AccountFacts, CacheChoice, select_cache_account
 
 T = TypeVar("T")
 
-STATES = ("ready", "blocked")
+# "pending" is a dry run's word for a server nothing blocks: it says what the real run would
+# still do for it; a dry run writes and resolves nothing, so it can never say "ready".
+STATES = ("ready", "pending", "blocked")
 
 
 class ServerState(BaseModel):
@@ -32,7 +35,7 @@ class ServerState(BaseModel):
     appliance: str
     replication_account: str
     cache_account: str | None = None
-    state: Literal["ready", "blocked"]
+    state: Literal["ready", "pending", "blocked"]
     reason: str
     fix: str = ""
 
@@ -118,6 +121,74 @@ def server_state(
     return ServerState(**common, state="ready", reason=f"cache account: {cache}; endpoints approved; DNS private")
 
 
+def dry_run_needs(
+    accounts: Sequence[str],
+    appliance: str,
+    vault: VaultFacts,
+    vault_endpoint: EndpointFacts,
+    reports: dict[str, AccountReport],
+) -> list[str]:
+    """What the real run would still do before a server of these storage accounts, behind this
+    appliance, could be ready: resources to create, roles to grant, approvals to wait for, and DNS,
+    which a dry run cannot check (the records it resolves do not exist yet)."""
+    create = (["vault " + vault.name] if vault.written else []) + (
+        ["the vault's private endpoint"] if vault_endpoint.written else []
+    )
+    grant, firewall, approve = [], [], []
+    for name in accounts:
+        report = reports.get(name)
+        if report is None:
+            continue
+        endpoint = report.endpoint
+        if endpoint is not None and endpoint.written:
+            create.append(f"blob endpoint of {name}")
+            approve.append(f"{name}'s new connection (at once only where our identity may approve on it)")
+        elif endpoint is not None and endpoint.connection.status == "Pending":
+            approve.append(f"{name}'s connection, Pending: its owner must approve it")
+        roles = sum(g.created for g in report.roles)
+        if roles:
+            grant.append(f"{roles} role{'s' if roles > 1 else ''} on {name}")
+        if report.trusted_services_changed:
+            firewall.append(name)
+    needs = []
+    if create:
+        needs.append("create " + ", ".join(create))
+    if grant:
+        needs.append("grant " + ", ".join(grant))
+    if firewall:
+        needs.append("let trusted Microsoft services through the firewall of " + ", ".join(firewall))
+    if approve:
+        needs.append("await approval of " + "; ".join(approve))
+    needs.append(f"check DNS from appliance {appliance} (not checkable in a dry run)")
+    return needs
+
+
+def as_dry_run(
+    states: Sequence[ServerState],
+    vault: VaultFacts,
+    vault_endpoint: EndpointFacts,
+    reports: dict[str, AccountReport],
+) -> list[ServerState]:
+    """A dry run's server states: a server nothing blocks is "pending", with what it would still
+    need; blocked ones stay blocked (a dry run finds those for real)."""
+    memo: dict[tuple[str, ...], str] = {}
+    out = []
+    for state in states:
+        if state.state != "ready":
+            out.append(state)
+            continue
+        accounts = tuple(
+            dict.fromkeys([state.replication_account, *([state.cache_account] if state.cache_account else [])])
+        )
+        key = (state.appliance, *accounts)
+        if key not in memo:
+            memo[key] = "would still need to: " + "; ".join(
+                dry_run_needs(accounts, state.appliance, vault, vault_endpoint, reports)
+            )
+        out.append(state.model_copy(update={"state": "pending", "reason": memo[key], "fix": "run without --dry-run"}))
+    return out
+
+
 def chunked(items: Sequence[T], size: int) -> list[list[T]]:
     """Groups of at most `size`, in order: one Prefect task each (docs/design.md: ~13 ms per task run
     and a server that drops records once a run maps thousands of tasks)."""
@@ -167,12 +238,29 @@ def server_rows(states: Iterable[ServerState]) -> list[dict[str, str]]:
     ]
 
 
-def render_wave_markdown(report: WaveReport, blocked_shown: int = 50) -> str:
+def summary_counts(report: WaveReport) -> str:
+    """The counts line: ready and blocked; in a dry run also pending, with where to read what each
+    pending server would still need."""
     counts = report.counts
+    if not report.dry_run:
+        return f"{counts['ready']} ready, {counts['blocked']} blocked"
+    return (
+        f"{counts['ready']} ready, {counts['pending']} pending (dry run: what each would still need is in "
+        f"the servers table), {counts['blocked']} blocked"
+    )
+
+
+def _endpoint_change(endpoint: EndpointFacts | None, dry_run: bool) -> str:
+    if endpoint is None or not endpoint.written:
+        return "in place"
+    return "would be created" if dry_run else "created"
+
+
+def render_wave_markdown(report: WaveReport, blocked_shown: int = 50) -> str:
     lines = [
         f"# Wave {report.wave} of {report.business_unit}" + (" (dry run)" if report.dry_run else ""),
         "",
-        f"**{len(report.servers)} servers: {counts['ready']} ready, {counts['blocked']} blocked.**",
+        f"**{len(report.servers)} servers: {summary_counts(report)}.**",
         "",
         f"Vault `{report.vault_id}`.",
         "",
@@ -183,7 +271,7 @@ def render_wave_markdown(report: WaveReport, blocked_shown: int = 50) -> str:
         endpoint = account.endpoint
         lines.append(
             f"| {account.name} | {account.role} | {account.sku} | "
-            f"{'created' if endpoint and endpoint.written else 'in place'} | "
+            f"{_endpoint_change(endpoint, report.dry_run)} | "
             f"{endpoint.connection.status if endpoint else '—'} |"
         )
     for name, problem in sorted(report.account_problems.items()):

@@ -90,3 +90,23 @@ def _latest_artifact(key: str) -> str:
             return str(found[0].data) if found else ""
 
     return asyncio.run(read())
+
+
+def test_a_dry_run_wave_says_what_each_server_would_still_need_never_ready(
+    world, business_unit, tmp_path, capsys
+) -> None:
+    box = world(default_scenario())  # before the first wave: nothing of the landing zone exists
+    inventory = Path(__file__).resolve().parents[2] / "deployments" / "waves" / "finance.csv"
+    where = ["--inventory", str(inventory), "--sandbox", _info(box, tmp_path)]
+    code = main(["wave", str(business_unit()), "wave-01", *where, "--dry-run", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out)
+    assert report["servers"] and all(s["state"] == "pending" for s in report["servers"])
+    hyperv = next(s for s in report["servers"] if s["cache_account"] == "stfincache01")
+    assert "create vault rsv-finance-eastus, the vault's private endpoint" in hyperv["reason"]
+    assert "blob endpoint of stfincache01" in hyperv["reason"]
+    assert "await approval of" in hyperv["reason"] and "not checkable in a dry run" in hyperv["reason"]
+    n = len(report["servers"])
+    assert f"0 ready, {n} pending (dry run" in captured.err and "0 blocked" in captured.err
+    assert box.world.call_report()["writes"] == 0

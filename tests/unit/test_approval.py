@@ -58,3 +58,52 @@ def test_the_approval_outcome_names_the_approver_and_the_note() -> None:
 
 def test_a_table_cell_has_no_line_breaks_or_bare_pipes() -> None:
     assert table_cell("Delete it\nthen re-run | or not") == "Delete it then re-run \\| or not"
+
+
+def test_a_dry_run_server_is_pending_with_what_it_would_still_need() -> None:
+    from plmigrate.facts import ConnectionFacts, EndpointFacts, RoleGrant, VaultFacts
+    from plmigrate.report import AccountReport
+    from plmigrate.wave import ServerState, as_dry_run
+
+    def endpoint(written: bool, status: str) -> EndpointFacts:
+        connection = ConnectionFacts(name="pe", status=status)
+        return EndpointFacts(
+            id="pe",
+            name="pe",
+            resource_group="rg",
+            target_id="t",
+            group_id="blob",
+            subnet_id="s",
+            connection=connection,
+            written=written,
+        )
+
+    grant = RoleGrant(scope="s", role_definition_id="r", role_name="Contributor", assignment_id="a", created=True)
+    reports = {
+        "stfinrepl01": AccountReport(
+            name="stfinrepl01", id="a", role="replication", sku="Standard_LRS", endpoint=endpoint(False, "Approved")
+        ),
+        "stfincache01": AccountReport(
+            name="stfincache01",
+            id="c",
+            role="cache",
+            sku="Standard_LRS",
+            roles=[grant, grant],
+            endpoint=endpoint(False, "Pending"),
+        ),
+    }
+    vault = VaultFacts(id="v", name="rsv-finance-eastus", location="eastus", principal_id="p")
+    common = {"source_type": "vmware", "appliance": "app-1", "replication_account": "stfinrepl01"}
+    states = [
+        ServerState(server="a", cache_account="stfincache01", state="ready", reason="", **common),
+        ServerState(server="b", state="blocked", reason="no cache account", **common),
+        ServerState(server="c", state="ready", reason="", **common),
+    ]
+    a, b, c = as_dry_run(states, vault, endpoint(False, "Approved"), reports)
+    assert a.state == "pending" and b.state == "blocked" and c.state == "pending"
+    assert a.reason == (
+        "would still need to: grant 2 roles on stfincache01; await approval of stfincache01's connection, Pending: "
+        "its owner must approve it; check DNS from appliance app-1 (not checkable in a dry run)"
+    )
+    assert c.reason == "would still need to: check DNS from appliance app-1 (not checkable in a dry run)"
+    assert a.fix == "run without --dry-run"
