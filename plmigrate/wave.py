@@ -208,7 +208,8 @@ class WaveReport(BaseModel):
     @property
     def counts(self) -> dict[str, int]:
         tally = Counter(s.state for s in self.servers)
-        return {state: tally.get(state, 0) for state in STATES}
+        # Only a dry run has pending servers: a real run's counts are ready and blocked.
+        return {state: tally.get(state, 0) for state in STATES if self.dry_run or state != "pending"}
 
     @property
     def writes(self) -> int:
