@@ -1015,3 +1015,28 @@ def test_time_scale_and_advance(world: World) -> None:
     with pytest.raises(AdminError) as refused:
         world.admin.call("PUT", "/siterecovery/time", {"scale": 0})
     assert refused.value.code == "InvalidSandboxRequest"
+
+
+def test_cache_account_behind_its_endpoint_must_resolve_from_on_prem(world: World) -> None:
+    azure = world.azure
+    azure.storage.storage_accounts.update("rg-mig", "stcache01", {"properties": {"publicNetworkAccess": "Disabled"}})
+    endpoint = azure.network.private_endpoints.begin_create_or_update(
+        "rg-mig",
+        "pe-stcache01",
+        {
+            "location": "eastus",
+            "properties": {
+                "subnet": {"id": f"{VNET_HUB}/subnets/snet-pe"},
+                "privateLinkServiceConnections": [
+                    {"name": "blob", "properties": {"privateLinkServiceId": CACHE, "groupIds": ["blob"]}}
+                ],
+            },
+        },
+    ).result()
+    ip = endpoint.custom_dns_configs[0].ip_addresses[0]
+    # The connection is Approved, but on-prem DNS has no forwarder for blob.core.windows.net.
+    service = assert_failed(
+        world, "srv-web-01", "StorageAccountNotReachableOverPrivateLink", "'stcache01.blob.core.windows.net'"
+    )
+    assert f"not to its private endpoint ({ip})" in service.message
+    assert "conditional forwarder for blob.core.windows.net" in service.recommended_action
