@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from plmigrate.sandbox import connections, dns
-from plmigrate.sandbox.arm import parse_resource_id
 from plmigrate.sandbox.providers.siterecovery import errors
 from plmigrate.sandbox.providers.siterecovery.errors import Problem
 from plmigrate.sandbox.world import World, key
@@ -192,8 +191,3 @@ def machine(world: World, appliance: str, machine_id: str) -> list[Problem]:
     if not (found["properties"].get("mobilityAgent") or {}).get("installed"):
         return [errors.no_mobility_agent(found["properties"]["displayName"])]
     return []
-
-
-def resource_group_of(resource_id: str) -> str:
-    parsed = parse_resource_id(resource_id)
-    return f"/subscriptions/{parsed.get('subscription')}/resourceGroups/{parsed.get('resourceGroup')}"

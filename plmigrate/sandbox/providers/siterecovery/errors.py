@@ -197,12 +197,3 @@ def replication_stalled(server: str) -> Problem:
         "Check the network connectivity between the machine, the appliance and the storage account, then "
         "resynchronize the replication (Repair replication).",
     )
-
-
-def appliance_not_registered(appliance: str) -> Problem:
-    return Problem(
-        "ApplianceNotRegistered",
-        f"The replication appliance '{appliance}' is not registered with a Recovery Services vault.",
-        "Registration was never completed on the appliance.",
-        "Register the appliance with the vault using the vault's registration key file.",
-    )

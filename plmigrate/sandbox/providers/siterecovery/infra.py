@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox.providers import offazure
-from plmigrate.sandbox.providers.siterecovery import checks, clock, errors
+from plmigrate.sandbox.providers.siterecovery import checks, clock
 from plmigrate.sandbox.providers.siterecovery.errors import Problem
 from plmigrate.sandbox.scenario import ApplianceSeed
 from plmigrate.sandbox.world import World
@@ -546,7 +546,3 @@ def appliances_view(world: World, vault_id: str) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def not_registered(appliance: str) -> Problem:
-    return errors.appliance_not_registered(appliance)

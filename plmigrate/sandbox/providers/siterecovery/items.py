@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from plmigrate.sandbox.arm import ArmError, not_found, parse_resource_id
+from plmigrate.sandbox.arm import ArmError, not_found
 from plmigrate.sandbox.providers import compute, network, offazure
 from plmigrate.sandbox.providers.siterecovery import checks, clock, errors, infra, jobs
 from plmigrate.sandbox.providers.siterecovery.errors import Problem
@@ -785,9 +785,7 @@ def child_refs(world: World, parent_id: str, child_type: str) -> list[dict[str, 
     prefix = key(parent_id) + "/" + child_type.lower() + "/"
     with world.lock:
         return [
-            {"id": r["id"]}
-            for k, r in world.resources.items()
-            if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            {"id": r["id"]} for k, r in world.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
         ]
 
 
@@ -802,10 +800,6 @@ def vault_items(world: World, vault_id: str) -> list[dict[str, Any]]:
         for container in child_refs(world, fabric["id"], "replicationProtectionContainers"):
             out.extend(container_items(world, container["id"]))
     return out
-
-
-def item_name_of(rid: str) -> str:
-    return parse_resource_id(rid).get("name", rid)
 
 
 def refuse_unknown_kind(kind: str | None) -> ArmError:
