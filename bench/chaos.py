@@ -168,8 +168,14 @@ def seed_world(info_file: Path) -> None:
 
 # What plmigrate legitimately changes on a seeded resource; everything else must stay byte for byte.
 _OURS_ON_FOREIGN = {
-    "microsoft.storage/storageaccounts": ("properties.networkAcls.bypass", "properties.privateEndpointConnections"),
+    # (their ETags change with any write to them; the fields that matter are compared one by one)
+    "microsoft.storage/storageaccounts": (
+        "etag",
+        "properties.networkAcls.bypass",
+        "properties.privateEndpointConnections",
+    ),
     "microsoft.recoveryservices/vaults": (
+        "etag",
         "identity",
         "properties.provisioningState",
         "properties.privateEndpointConnections",
@@ -338,7 +344,7 @@ def run_wave(
     seconds, or as soon as `kill_when()` (polled every 50 ms) says so."""
     command = [
         sys.executable, "-m", "plmigrate", "wave", str(business_unit), WAVE, "--inventory", str(inventory),
-        "--sandbox", str(info_file), "--json",
+        "--sandbox", str(info_file), "--json", "-v",
     ]  # fmt: skip
     out_file = log.with_suffix(".json")
     started, started_at = time.monotonic(), time.time()
@@ -543,7 +549,8 @@ def _labels(state: dict[str, Any]) -> dict[str, str]:
         if rtype == "microsoft.network/privateendpoints":
             for config in (r.get("properties") or {}).get("customDnsConfigs") or []:
                 for ip in config.get("ipAddresses") or []:
-                    labels[ip] = f"ip({config['fqdn'].lower()})"
+                    # The FQDN itself may hold a generated part (the vault's numeric ID in ASR names).
+                    labels[ip] = f"ip({_RANDOM.sub('#', config['fqdn'].lower())})"
         elif rtype == "microsoft.recoveryservices/vaults":
             principal = (r.get("identity") or {}).get("principalId")
             if principal:
@@ -715,14 +722,17 @@ def crash_loop(
         found = inspect_state(state, bu)
         if found.duplicates or found.orphans:
             raise AssertionError(f"after kill point {i} (write {after}): {found.duplicates + found.orphans}")
+        # Killed inside its flow run: the Prefect server still shows that run Running (a kill before
+        # the run was made leaves none; after it finished, its final state). Without a server, the log says.
+        marked = mark_crashed_runs(api_url)
         point = KillPoint(
             after,
             result.killed,
-            result.killed_mid_flow,
+            result.killed and (marked > 0 if api_url else result.killed_mid_flow),
             result.seconds,
             writes,
             found.half_made,
-            mark_crashed_runs(api_url),
+            marked,
             clobbered(foreign, state) if foreign is not None else [],
             reset=resets > 0 and made == writes,
         )
