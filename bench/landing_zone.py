@@ -131,8 +131,12 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
             ("GET", "Microsoft.Network/privateDnsZones", False),
             ("PUT", "Microsoft.Network/privateDnsZones", True),
         ]
-        calls += [("GET", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", False)]
-        calls += [("PUT", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", True)] * links
+        calls += [("GET", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", False)]  # the list
+        # per VNet not linked yet: is our link name free (404), then the link
+        calls += [
+            ("GET", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", False),
+            ("PUT", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", True),
+        ] * links
         model.add(Node(zone, [dns_group], calls))
     endpoint = [
         ("GET", "Microsoft.Network/privateEndpoints", False),
