@@ -165,10 +165,13 @@ def move_servers(sandbox: Sandbox, vault_id: str) -> None:
     )
     print(f"    exit {code}")
     with _cutover_window_now() as business_unit:
-        _say(f"Cutting over {' and '.join(two)} under change CHG0042, inside tonight's cutover window")
+        _say(
+            f"Cutting over {' and '.join(two)} under change CHG0042, inside tonight's cutover window: failover with "
+            "the source shut down, commit, replication removed (the VMs kept)"
+        )
         cut = migration_wave(
             WaveRun(business_unit_file=str(business_unit), inventory_file=str(INVENTORY), wave=WAVE, target=target,
-                    to="migrated", change="CHG0042", approver="finance change board", servers=two)
+                    to="completed", change="CHG0042", approver="finance change board", servers=two)
         )  # fmt: skip
     print(_stage_lines(cut.lifecycle))
     evidence = cut.lifecycle.cutover

@@ -72,7 +72,7 @@ def stages(report: Any) -> dict[str, str]:
     return {s.server: s.stage for s in report.lifecycle.servers}
 
 
-def test_wave_01_to_tested_then_two_servers_cut_over_and_reruns_write_nothing(world, business_unit, tmp_path) -> None:
+def test_wave_01_to_tested_then_two_servers_cut_over_and_completed_and_reruns_write_nothing(world, business_unit, tmp_path) -> None:
     box = world(scenario())
     target = info_file(box, tmp_path)
     bu = business_unit(migration=migration())
@@ -101,13 +101,25 @@ def test_wave_01_to_tested_then_two_servers_cut_over_and_reruns_write_nothing(wo
     assert {"fin-web-01", "fin-web-02"} <= migrated
     assert next(s.vm_id for s in cut.lifecycle.servers if s.server == "fin-web-01").endswith("/fin-web-01")
 
+    # Completion: replication removed (MigrationComplete), the VMs kept; told from `ready` by our tags.
+    done = run(bu, target, to="completed", change="CHG0042", approver="ops lead", servers=["fin-web-01", "fin-web-02"])
+    assert stages(done) == {"fin-web-01": "completed", "fin-web-02": "completed"}, done.lifecycle.servers
+    items = {
+        i["name"] for i in box.world.by_type(SR_TYPES + "/replicationProtectionContainers/replicationProtectedItems")
+    }
+    assert "fin-web-01" not in items and "fin-web-03" in items
+    assert {"fin-web-01", "fin-web-02"} <= {v["name"] for v in box.world.by_type("Microsoft.Compute/virtualMachines")}
+    writes = sr_writes(box)
+    assert run(bu, target, to="completed", change="CHG0042", servers=["fin-web-01"]).lifecycle.writes == 0
+    assert sr_writes(box) == writes
+
     # status reads the same stages from Azure and writes nothing.
     writes = sr_writes(box)
     loaded = load_business_unit(bu)
     status = wave_status(Target.sandbox(target.removeprefix("sandbox:")), loaded, "wave-01",
                          load_inventory(INVENTORY, loaded, "wave-01"))  # fmt: skip
     counts = status.counts
-    assert (counts["migrated"], counts["tested"]) == (2, 34) and sr_writes(box) == writes
+    assert (counts["completed"], counts["tested"]) == (2, 34) and sr_writes(box) == writes
     assert status.reads_per_cycle <= 5  # one page of items, one of failed jobs, ...: not one per server
 
 
