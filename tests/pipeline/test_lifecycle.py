@@ -72,7 +72,7 @@ def stages(report: Any) -> dict[str, str]:
     return {s.server: s.stage for s in report.lifecycle.servers}
 
 
-def test_wave_01_to_tested_then_two_servers_cut_over_and_completed_and_reruns_write_nothing(world, business_unit, tmp_path) -> None:
+def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(world, business_unit, tmp_path) -> None:
     box = world(scenario())
     target = info_file(box, tmp_path)
     bu = business_unit(migration=migration())
