@@ -160,13 +160,22 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         page.get_by_role("button", name="Submit", exact=True).click()
 
     with steps.step("open-the-run"):
-        # The UI stays on the deployment and offers the new run in a notice; if that is gone
-        # already, the deployment's Runs tab lists the run by name.
-        try:
-            page.get_by_role("button", name="View run").first.click(timeout=10_000)
-        except Exception:
-            page.reload()
-            page.get_by_role("link", name=run_name, exact=True).first.click()
+        # Submit first creates the run on the server (slow on a loaded machine); then the UI goes
+        # back to the deployment's page with a notice offering View run. Once the notice is gone,
+        # the deployment's Runs tab lists the run by name.
+        view_run = page.get_by_role("button", name="View run").first
+        deadline = time.monotonic() + RUN_SECONDS
+        while True:
+            if view_run.is_visible():
+                view_run.click()
+                break
+            if not re.search(r"/run(\?|$)", page.url):  # left the form, the notice is gone
+                page.reload()
+                page.get_by_role("link", name=run_name, exact=True).first.click()
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no run {run_name} within {RUN_SECONDS} s of Submit")
+            time.sleep(0.5)
         page.wait_for_url(re.compile(r"/runs/flow-run/"))
         expect(page.get_by_text(run_name, exact=True).first).to_be_visible()
 
