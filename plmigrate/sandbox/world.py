@@ -64,6 +64,7 @@ class World:
                 resource = self.resources.get(k)
                 if resource is not None:
                     resource.setdefault("properties", {})["provisioningState"] = op["final"]
+                    self.version += 1  # a change as much as a write's: what is cached on it is stale
 
     def busy(self, resource_id: str) -> dict[str, Any] | None:
         """The operation still running on a resource, if any."""
