@@ -199,8 +199,8 @@ def test_new_assignments_are_listed_only_after_the_visibility_delay(make_sandbox
     _, azure = _start(make_sandbox, assignment_visible_after_seconds=0.6)
     ra = azure.authorization.role_assignments
     name = str(uuid.uuid4())
-    made = time.time()
     ra.create(RG_SCOPE, name, _params(CONTRIBUTOR, SEEDED_USER, "User"))
+    made = time.time()  # after the answer: the sandbox stamped the assignment before this
     query = f"principalId eq '{SEEDED_USER}'"
     assert [a.role_definition_id for a in ra.list_for_scope(RG_SCOPE, filter=query)] == [_role_id(READER)]
     assert ra.get(RG_SCOPE, name).name == name  # a read by name sees it at once
