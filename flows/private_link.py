@@ -449,6 +449,7 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
         vault=vault,
         vault_endpoint=vault_endpoint,
         zones=[asr_zone, blob_zone],
+        zones_created=[z for z in (asr_zone, blob_zone) if getattr(z, "written", False)],
         vault_dns=vault_dns,
         accounts=list(reports.values()),
         cache_plan=cache_plan,

@@ -51,3 +51,19 @@ class DnsCheck(BaseModel):
     expected: list[str]
     ok: bool
     problem: str | None = None
+
+
+class ZoneId(str):
+    """A private DNS zone's ARM ID as ensure_private_dns_zone returns it, marked with whether this
+    run created the zone (in a dry run: would create it), so the report can say so. It is a str:
+    everything that only needs the ID (zone groups, links) takes it unchanged."""
+
+    written: bool
+
+    def __new__(cls, value: str, written: bool = False) -> ZoneId:
+        made = super().__new__(cls, value)
+        made.written = written
+        return made
+
+    def __reduce__(self) -> tuple[type[ZoneId], tuple[str, bool]]:  # keep the mark through pickling
+        return (ZoneId, (str(self), self.written))

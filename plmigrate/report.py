@@ -35,6 +35,7 @@ class LandingZoneReport(BaseModel):
     vault: VaultFacts
     vault_endpoint: EndpointFacts
     zones: list[str]
+    zones_created: list[str] = Field(default_factory=list)  # those of `zones` this run created
     vault_dns: list[DnsResult] = Field(default_factory=list)
     accounts: list[AccountReport] = Field(default_factory=list)
     cache_plan: dict[str, dict[str, CacheChoice]] = Field(default_factory=dict)  # replication account -> source type
@@ -42,7 +43,7 @@ class LandingZoneReport(BaseModel):
     @property
     def writes(self) -> int:
         """How many resources this run created or changed (0 on a re-run where Azure matched)."""
-        n = int(self.vault.written) + int(self.vault_endpoint.written)
+        n = int(self.vault.written) + int(self.vault_endpoint.written) + len(self.zones_created)
         for account in self.accounts:
             n += sum(g.created for g in account.roles) + int(account.trusted_services_changed)
             n += int(bool(account.endpoint and account.endpoint.written))
@@ -76,7 +77,9 @@ def render_markdown(report: LandingZoneReport) -> str:
         f"| vault identity | `{report.vault.principal_id}` | |",
         f"| vault endpoint | `{report.vault_endpoint.id}` | {_change(report.vault_endpoint.written, report.dry_run)} |",
     ]
-    lines += [f"| private DNS zone | `{z}` | |" for z in report.zones]
+    lines += [
+        f"| private DNS zone | `{z}` | {_change(z in report.zones_created, report.dry_run)} |" for z in report.zones
+    ]
     for account in report.accounts:
         if account.endpoint:
             state = _change(account.endpoint.written, report.dry_run)
@@ -132,7 +135,7 @@ def render_markdown(report: LandingZoneReport) -> str:
     if report.dry_run:
         lines += ["", f"Dry run: **{report.writes}** resources would be created or changed; nothing was written."]
     else:
-        lines += ["", f"Vault, endpoint, role and firewall changes this run: **{report.writes}**."]
+        lines += ["", f"Vault, endpoint, zone, role and firewall changes this run: **{report.writes}**."]
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import Target, arm_error, clients, rest
 from plmigrate.errors import StepFailed
-from plmigrate.facts import ConnectionFacts, EndpointFacts
+from plmigrate.facts import ConnectionFacts, EndpointFacts, ZoneId
 from plmigrate.naming import arm_id, vnet_link_name
 from plmigrate.ownership import Verdict, endpoint_repair_body, endpoint_verdict, link_verdict, zone_group_plan
 from tasks.retrying import ARM_RETRIES, SETTLED, finish, read_settled
@@ -145,7 +145,7 @@ def _state(resource: dict) -> str:
 @task(name="ensure-private-dns-zone", cache_policy=NO_CACHE, **ARM_RETRIES)
 def ensure_private_dns_zone(
     target: Target, *, resource_group: str, zone: str, vnet_ids: list[str], tags: dict[str, str], dry_run: bool = False
-) -> str:
+) -> ZoneId:
     """The private DNS zone exists (location global) and is linked to every VNet in `vnet_ids`.
     Existing links, records and other settings of the zone are left alone: a VNet already linked
     under any name counts, a link of our name to another VNet is refused, never re-pointed."""
@@ -169,13 +169,15 @@ def ensure_private_dns_zone(
             logger.info(
                 "Would create private DNS zone %s in %s, linked to %s", zone, resource_group, ", ".join(vnet_ids)
             )
-            return zone_id
+            return ZoneId(zone_id, written=True)
         # A zone being repaired keeps its own tags: it may be someone else's.
         keep_tags = found.get("tags") if found is not None else tags
         poller = az.privatedns.private_zones.begin_create_or_update(
             resource_group, zone, {"location": "global", "tags": keep_tags}
         )
-        zone_id = finish(poller, target.operation_seconds, step="create private DNS zone", resource=zone_id).id
+        zone_id = ZoneId(
+            finish(poller, target.operation_seconds, step="create private DNS zone", resource=zone_id).id, written=True
+        )
         logger.info("Created private DNS zone %s", zone_id)
     links: dict[str, dict] = {}  # VNet ID -> the link to it, whatever its name
     for link in az.privatedns.virtual_network_links.list(resource_group, zone):
@@ -227,7 +229,7 @@ def ensure_private_dns_zone(
         poller = az.privatedns.virtual_network_links.begin_create_or_update(resource_group, zone, link_name, body)
         made = finish(poller, target.operation_seconds, step="link private DNS zone", resource=link_id)
         logger.info("Linked %s to VNet %s (%s)", zone_id, vnet_id, made.id)
-    return zone_id
+    return zone_id if isinstance(zone_id, ZoneId) else ZoneId(zone_id)
 
 
 @task(name="ensure-zone-group", cache_policy=NO_CACHE, **ARM_RETRIES)

@@ -122,6 +122,8 @@ def test_a_terminal_run_waits_by_reading_azure_says_how_to_approve_and_stays_qui
     # The endpoint created in this run says so, though it was re-read after its approval.
     assert re.search(r"\| blob endpoint of stfincache01 \| `[^`]+` \| created \|", out), out
     assert re.search(r"\| stfincache01 \| `[^`]+` \| Approved \| Approved; noticed by re-reading Azure", out), out
+    for zone in ("privatelink.blob.core.windows.net", "privatelink.siterecovery.windowsazure.com"):
+        assert re.search(rf"\| private DNS zone \| `[^`]+/{re.escape(zone)}` \| created \|", out), out
 
 
 def test_bad_input_exits_2_before_any_prefect_server_starts(

@@ -107,3 +107,19 @@ def test_a_failure_names_the_file_and_the_fix_for_a_missing_one() -> None:
     assert "In `deployments/` there are `finance.yaml`, `hr.yaml`." in text
     empty = render_failure("Wave wave-01", bad, [missing.model_copy(update={"nearby": []})])
     assert "In `deployments/` there are no .yaml files." in empty
+
+
+def test_zones_this_run_created_say_so_and_count() -> None:
+    import pickle
+
+    from plmigrate.facts import ZoneId
+
+    made = ZoneId("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateDnsZones/z", written=True)
+    again = pickle.loads(pickle.dumps(made))  # as Prefect may persist a task's result
+    assert again == made and again.written and isinstance(again, str)
+    before = _report(written=False, dry_run=False)
+    report = before.model_copy(update={"zones": [str(made), "/other-zone"], "zones_created": [str(made)]})
+    text = render_markdown(report)
+    assert f"| private DNS zone | `{made}` | created |" in text
+    assert "| private DNS zone | `/other-zone` | unchanged |" in text
+    assert report.writes == before.writes + 1
