@@ -429,6 +429,15 @@ def test_test_failover_cleanup_failover_commit_remove(world: World) -> None:
     assert item.properties.test_failover_state == "WaitingForCompletion"
     assert item.properties.allowed_operations == ["TestFailoverCleanup"]
     assert item.properties.last_successful_test_failover_time is not None
+    # While the test VM runs, neither a cutover nor removing the replication is allowed.
+    for refused_call in (
+        lambda: sr.replication_protected_items.begin_unplanned_failover(*args, {"properties": {}}),
+        lambda: sr.replication_protected_items.begin_delete(*args, {"properties": {}}),
+    ):
+        with pytest.raises(HttpResponseError) as refused:
+            refused_call().result()
+        assert refused.value.error.code == "OperationNotAllowed"
+        assert "Allowed operations: TestFailoverCleanup." in refused.value.error.message
     test_vm = f"{RG}/rg-target/providers/Microsoft.Compute/virtualMachines/srv-web-01-test"
     status, vm = world.get_vm(test_vm)
     assert status == 200
