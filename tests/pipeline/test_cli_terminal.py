@@ -172,3 +172,22 @@ def test_a_temporary_prefect_server_that_does_not_start_says_what_to_do(
     assert "prefect server start" in err and "PREFECT_API_URL" in err
     assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in err
     assert "Traceback" not in err and "Timed out while attempting" not in err
+
+
+def test_the_owners_commands_say_what_is_wrong_with_what_they_were_given(make_sandbox, tmp_path: Path, capsys) -> None:
+    box = make_sandbox("default")
+    info = _info(box, tmp_path)
+    sub = box.info.subscription_id
+    unknown = (
+        f"/subscriptions/{sub}/resourceGroups/rg-storage-finance/providers/Microsoft.Storage/storageAccounts/nope1"
+    )
+    assert main(["sandbox", "approve", "--info", info, unknown]) == 2
+    err = capsys.readouterr().err
+    assert f"the sandbox has no resource {unknown}" in err and "full resource ID" in err
+    account = unknown.replace("nope1", "stfincache01")  # exists, but no endpoint asks it for anything yet
+    assert main(["sandbox", "approve", "--info", info, account]) == 1
+    assert "no pending private endpoint connection" in (err := capsys.readouterr().err), err
+    assert "it has no private endpoint connections yet" in err
+    assert main(["sandbox", "calls", "--info", str(tmp_path)]) == 2  # a directory, not the file
+    err = capsys.readouterr().err
+    assert "is a directory" in err and "IsADirectoryError" not in err and str(tmp_path / "info.json") in err
