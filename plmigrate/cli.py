@@ -16,7 +16,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -138,8 +139,16 @@ def _prefect_server_note() -> None:
 def _run_flow(call: Callable[[], T]) -> T:
     """Run a flow; when the temporary Prefect server does not come up, say what to do instead."""
     _prefect_server_note()
-    try:
+    with server_start_explained():
         return call()
+
+
+@contextmanager
+def server_start_explained() -> Iterator[None]:
+    """Prefect's "Timed out while attempting to connect to ephemeral Prefect API server" as what
+    to do about it (ServerDidNotStart); anything else passes through."""
+    try:
+        yield
     except RuntimeError as exc:
         if "ephemeral Prefect API server" not in str(exc):
             raise
@@ -448,6 +457,9 @@ def quiet_output(verbose: bool, debug: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(level))
     # No network to send usage telemetry to here; trying logs an ERROR on every run.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server; on a busy 2-core machine start-up alone took
+    # longer (`make demo` timed out at 20 s there), so wait longer before saying it did not start.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # The temporary server's own logs (its shutdown included) are Prefect's business, not the user's.
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "DEBUG" if debug else "WARNING" if verbose else "CRITICAL")
     if not debug:

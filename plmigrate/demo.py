@@ -187,6 +187,8 @@ def main() -> int:
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
+    # Prefect's 20 s for its temporary server's start-up is too short on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     _say("Starting the sandbox (Azure Resource Manager over HTTPS + on-prem DNS) with the default scenario")
     with Sandbox(Scenario.load("default")) as sandbox, _info_file(sandbox):
         print(f"    ARM {sandbox.info.arm_url}  DNS {sandbox.info.dns_host}:{sandbox.info.dns_port}  info {INFO}")
@@ -237,5 +239,17 @@ def main() -> int:
     return 0
 
 
+def run() -> int:
+    """main(), with a temporary Prefect server that did not start said as what to do instead."""
+    from plmigrate.cli import ServerDidNotStart, server_start_explained
+
+    try:
+        with server_start_explained():
+            return main()
+    except ServerDidNotStart as exc:
+        print(f"\nmake demo: {exc}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
