@@ -40,8 +40,9 @@ def grant_vault_roles(
 ) -> list[RoleGrant]:
     """Assign the roles the account's SKU needs to the vault identity, then wait until ARM lists
     them. `PrincipalNotFound` (a fresh identity not yet replicated) is retried until the timeout;
-    `RoleAssignmentExists` means someone already granted it. Takes the vault (not its principal
-    ID) so a flow can pass the vault's future: the grants start the moment the identity exists."""
+    `RoleAssignmentExists` means someone already granted it under another name: the grant records
+    that assignment's ID, read from the list. Takes the vault (not its principal ID) so a flow can
+    pass the vault's future: the grants start the moment the identity exists."""
     az = clients(target)
     logger = get_run_logger()
     scope = account.id
@@ -87,9 +88,10 @@ def grant_vault_roles(
             except HttpResponseError as exc:
                 code = arm_error(exc)[0]
                 if code == "RoleAssignmentExists":
-                    assignment_id = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{assignment_name}"
-                    created = False
-                    logger.info("%s on %s already granted to %s", name, scope, principal_id)
+                    # The same role for the same principal at this scope under another name (granted
+                    # by someone else, not listed yet when we looked): its ID is read from the list below.
+                    assignment_id, created = "", False
+                    logger.info("%s on %s already granted to %s under another name", name, scope, principal_id)
                     break
                 if code != "PrincipalNotFound" or time.monotonic() + delay > deadline:
                     raise
@@ -106,7 +108,7 @@ def grant_vault_roles(
     # ARM is eventually consistent: wait until every grant is listed before replication relies on it.
     wanted = {g.role_definition_id.lower() for g in grants}
     delay = retry_seconds
-    while not wanted <= set(_assigned_roles(target, scope, principal_id)):
+    while not wanted <= set(listed := _assigned_roles(target, scope, principal_id)):
         if time.monotonic() + delay > deadline:
             raise StepFailed(
                 step="grant roles",
@@ -116,4 +118,8 @@ def grant_vault_roles(
             )
         time.sleep(delay)
         delay = min(delay * 2, 30)
-    return grants
+    # An assignment that answered 409 is recorded by its real ID, the one listed for its role.
+    return [
+        g if g.assignment_id else g.model_copy(update={"assignment_id": listed[g.role_definition_id.lower()]})
+        for g in grants
+    ]
