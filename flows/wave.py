@@ -36,7 +36,21 @@ from plmigrate import progress
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError
 from plmigrate.facts import EndpointFacts
-from plmigrate.form import BUSINESS_UNIT_HELP, DRY_RUN_HELP, INVENTORY_HELP, TARGET_HELP, inventory_waves, wave_help
+from plmigrate.form import (
+    APPROVER_HELP,
+    BUSINESS_UNIT_HELP,
+    CHANGE_HELP,
+    DRY_RUN_HELP,
+    INVENTORY_HELP,
+    SERVERS_HELP,
+    STAGE_HELP,
+    TARGET_HELP,
+    FormNames,
+    FormText,
+    inventory_waves,
+    no_default,
+    wave_help,
+)
 from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
 from plmigrate.report import AccountReport
@@ -72,21 +86,11 @@ class WaveRun(BaseModel):
     target: str = Field(default=f"sandbox:{DEFAULT_SANDBOX_INFO}", title="Target", description=TARGET_HELP)
     dry_run: bool = Field(default=False, title="Dry Run", description=DRY_RUN_HELP)
     to: Literal["ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"] = Field(
-        default="ready",
-        description=(
-            "The stage to take every server to, through the stages before it: ready (landing zone only), "
-            "replicating, replicated, test-migrated, tested, migrated (cutover), completed (replication removed)."
-        ),
+        default="ready", title="Stage", description=STAGE_HELP
     )
-    change: str | None = Field(
-        default=None,
-        description="The approved change ticket for a cutover (migrated/completed). Empty: the run pauses to ask.",
-    )
-    approver: str | None = Field(default=None, description="Who approved the change (recorded in the evidence).")
-    servers: list[str] | None = Field(
-        default=None,
-        description="Move only these servers of the wave (names); empty: every server of the wave.",
-    )
+    change: FormText = Field(default=None, title="Change Ticket", description=CHANGE_HELP, json_schema_extra=no_default)
+    approver: FormText = Field(default=None, title="Approver", description=APPROVER_HELP, json_schema_extra=no_default)
+    servers: FormNames = Field(default=None, title="Servers", description=SERVERS_HELP, json_schema_extra=no_default)
 
 
 def check_dns_per_appliance(

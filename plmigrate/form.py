@@ -14,8 +14,10 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BeforeValidator, WithJsonSchema
 
 WAVES_DIR = Path(__file__).resolve().parents[1] / "deployments" / "waves"
 
@@ -34,6 +36,56 @@ TARGET_HELP = (
 DRY_RUN_HELP = "Read everything and report what would change, writing nothing. Use it for a first run against Azure."
 APPROVED_BY_HELP = "Who approved the connection (the storage account's owner or their ticket), kept with the run."
 NOTE_HELP = "Anything to keep with the approval, e.g. the change number."
+STAGE_HELP = (
+    "How far to take every server of the wave, through the stages before it. ready: the landing zone and "
+    "each server's readiness only, nothing replicated. replicating: replication enabled. replicated: the "
+    "initial copy done. test-migrated: a test VM runs in the isolated test network. tested: the test VM "
+    "removed again. migrated: the cutover, failed over to Azure (the source shut down) and committed. completed: "
+    "replication removed, the VM kept. migrated and completed need a change ticket and run only inside a "
+    "cutover window of the business unit."
+)
+CHANGE_HELP = (
+    "The approved change ticket for a cutover (stage migrated or completed), e.g. CHG0042. Empty: the run "
+    "pauses before the first cutover write and asks for it. Not used by the other stages."
+)
+APPROVER_HELP = "Who approved the change, kept in the cutover evidence. Empty: the user name the worker runs as."
+SERVERS_HELP = (
+    "With a stage past ready: only these servers of the wave, by name, separated by commas, e.g. "
+    "fin-web-01, fin-web-02. Empty: every server of the wave."
+)
+
+
+def _text_or_none(value: Any) -> Any:
+    """A form's text field left empty (or blank) means "none"; an API caller's None stays None."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _names_or_none(value: Any) -> Any:
+    """Names typed into one text field, separated by commas (or spaces), or a list of names from
+    the CLI and Python callers; nothing named means "none"."""
+    if isinstance(value, str):
+        value = re.split(r"[\s,;]+", value)
+    if isinstance(value, list | tuple):
+        names = [name.strip() for name in value if isinstance(name, str) and name.strip()]
+        return names or None
+    return value
+
+
+# Optional values shown as plain text fields: Prefect's form renders `str | None` as a string/None
+# toggle ('Property is type "None"'), so the schema says string and the model reads empty as None.
+# The schema carries no default: the form starts empty, and an empty field may be sent as "" or left out.
+FormText = Annotated[str | None, BeforeValidator(_text_or_none), WithJsonSchema({"type": "string"})]
+FormNames = Annotated[list[str] | None, BeforeValidator(_names_or_none), WithJsonSchema({"type": "string"})]
+
+
+def no_default(schema: dict[str, Any]) -> None:
+    """json_schema_extra for a FormText/FormNames field: drop the `null` default from its schema (a
+    text field cannot hold null; the server checks a run's parameters against the schema)."""
+    schema.pop("default", None)
+
+
 INVENTORY_SUFFIXES = (".csv", ".yaml", ".yml")
 MAX_WAVES_LISTED = 12
 

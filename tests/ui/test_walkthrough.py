@@ -2,7 +2,8 @@
 against a real Prefect server, the sandbox and a process worker (tests/ui/stack.py).
 
 A person's path through the default (V2) UI, by what they see: Deployments → finance-wave → Run →
-Custom run, the form's Target set to this sandbox, Submit; the run pauses for the stfincache01
+Custom run, the form's Stage select (the stages in order) and a text field cleared again, its
+Target set to this sandbox, Submit; the run pauses for the stfincache01
 approval; the owner approves (`plmigrate sandbox approve`); ⋮ → Resume with the form; the run
 completes, and its Artifacts tab has the servers table and the summary.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from plmigrate.lifecycle import ORDER
 from tests.ui.stack import Stack
 
 if TYPE_CHECKING:
@@ -154,6 +156,18 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         # The Wave field's help lists the inventory's waves.
         waves = re.compile(r"finance\.csv has wave-01 \(36 servers\), wave-02 \(8 servers\)")
         expect(page.get_by_text(waves)).to_be_visible()
+        # The Stage select: the deployment's preset, the stages in order; no string/None toggles.
+        stage = page.get_by_role("button", name="Select Stage")
+        expect(stage).to_have_text("replicating")
+        stage.click()
+        expect(page.get_by_role("option")).to_have_text(list(ORDER))
+        page.keyboard.press("Escape")
+        expect(stage).to_have_text("replicating")
+        expect(page.get_by_text("Property is type")).to_have_count(0)
+        # A plain text field typed into, then cleared, means "every server": the run below proves it.
+        servers = page.get_by_label(re.compile(r"^Servers\b"))
+        servers.fill("fin-web-01")
+        servers.fill("")
         page.get_by_label(re.compile(r"^Target\b")).fill(f"sandbox:{stack.info}")
         run_name = page.get_by_label("Run Name").input_value()
         steps.snap("form")
