@@ -45,18 +45,18 @@ from tasks.replication import (
     issue_writes,
     observe,
     observe_task,
-    read_discovered_machines,
+    read_discovered_machines_counted,
     read_machines_task,
     read_network_task,
     read_resource_group_task,
     read_setup,
     read_setup_task,
+    read_vms_counted,
     read_vnets_task,
 )
 from tasks.reporting import artifact_key, publish_markdown
 
 JOB_LOOKBACK = dt.timedelta(days=30)  # Site Recovery keeps job history about this long
-CUTOVER_ACTIONS = frozenset({"unplanned_failover", "commit", "remove"})
 
 
 class CutoverApproval(RunInput):
@@ -114,11 +114,10 @@ def _rg_id(bu: BusinessUnit, name: str) -> str:
 
 def preflight(
     target: Target, bu: BusinessUnit, servers: list[Server], to: lc.Stage
-) -> tuple[dict[str, lc.ApplianceSite], dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+) -> tuple[dict[str, lc.ApplianceSite], lc.Verdicts]:
     """Every read-only check before the first write, all at once: the appliances' registration and
     process servers, what they discovered, the target resource groups, VNets and subnets, and the
-    test networks. Returns (appliance -> site, server -> machine ID, server -> target VNet ID,
-    server -> (problem, fix))."""
+    test networks. The reads here; the verdicts are plmigrate.lifecycle.judge_preflight's."""
     assert bu.migration is not None
     vault = Vault(bu.resource_group, bu.vault_name)
     now = dt.datetime.now(dt.UTC)
@@ -129,80 +128,107 @@ def preflight(
         )
         for name in sorted({s.appliance for s in servers})
     }
-    held: dict[str, tuple[str, str]] = {}
-
-    # What each registered appliance discovered, one paged list per discovery site.
+    # What each registered appliance discovered (one paged list per discovery site), the target
+    # resource groups and the subscription's VNets (the inventory names VNets without their group),
+    # all at once; then the test networks the list does not hold (another subscription's, or none).
     site_ids = sorted({sites[s.appliance].site_for(s.source_type) for s in servers if not sites[s.appliance].problem})
     listed = {sid: read_machines_task.submit(target, sid) for sid in site_ids if sid}
+    group_futures = {
+        g: read_resource_group_task.submit(target, g) for g in sorted({s.target_resource_group for s in servers})
+    }
+    vnet_future = read_vnets_task.submit(target)
     machines = {sid: future.result() for sid, future in listed.items()}
-    machine_ids: dict[str, str] = {}
-    for server in servers:
-        site = sites[server.appliance]
-        if site.problem:
-            held[server.name] = (site.problem, site.fix)
-            continue
-        machine, problem, fix = lc.discovered_machine(
-            server.name, server.source_type, site, machines.get(site.site_for(server.source_type), [])
-        )
-        if machine:
-            machine_ids[server.name] = machine
-        if problem:
-            held[server.name] = (problem, fix)
-
-    # Target resource groups, VNets (found by name in the subscription) and subnets; the test
-    # networks, isolated from the targets.
-    groups = sorted({s.target_resource_group for s in servers})
-    group_futures = {g: read_resource_group_task.submit(target, g) for g in groups}
-    listed_vnets = read_vnets_task.submit(target)
-    exists = {g: f.result() for g, f in group_futures.items()}
-    by_id = {str(v["id"]).lower(): v for v in listed_vnets.result()}
-    by_name: dict[str, list[dict]] = {}
-    for vnet in by_id.values():
-        by_name.setdefault(str(vnet["name"]).lower(), []).append(vnet)
+    groups = {g: bool(f.result()) for g, f in group_futures.items()}
+    vnets = {str(v["id"]).lower(): v for v in vnet_future.result()}
     tests = {s.name: _test_network(bu, s) for s in servers}
-    for test_id in {t.vnet_id(bu.subscription_id).lower() for t in tests.values()} - set(by_id):
-        found = read_network_task(target, test_id)  # another subscription's, or missing
-        if found is not None:
-            by_id[test_id] = found
+    test_ids = {s: (t.vnet_id(bu.subscription_id), t.subnet) for s, t in tests.items()}
     needs_test = lc.rank(to) >= lc.rank("test-migrated")
-    target_vnet_ids: dict[str, str] = {}
-    for server in servers:
-        candidates = by_name.get(server.target_vnet.lower(), [])
-        if len(candidates) == 1:
-            target_vnet_ids[server.name] = str(candidates[0]["id"])
-    target_vnets = {vid: by_id[vid.lower()] for vid in set(target_vnet_ids.values())}
-    for server in servers:
-        if server.name in held:
-            continue
-        candidates = by_name.get(server.target_vnet.lower(), [])
-        if not exists[server.target_resource_group]:
-            held[server.name] = (
-                f"target resource group {server.target_resource_group} does not exist",
-                "create it, or correct target_resource_group in the inventory",
+    for test_id in {tid.lower() for tid, _ in test_ids.values()} - set(vnets) if needs_test else ():
+        found = read_network_task(target, test_id)
+        if found is not None:
+            vnets[test_id] = found
+    verdicts = lc.judge_preflight(servers, bu.subscription_id, sites, machines, groups, vnets, test_ids, needs_test)
+    return sites, verdicts
+
+
+class ApplianceRegistration(RunInput):
+    """Resume once the appliances named in this run's artifact are registered with the vault (or
+    their process server is healthy again): the run then reads the vault again. Untick retry to go
+    on without them: their servers stay blocked with the fix."""
+
+    done_by: str = ""
+    note: str = ""
+    retry: bool = True
+
+
+def _can_pause(bu: BusinessUnit) -> bool:
+    """Whether a person can resume this run in a Prefect UI (plmigrate.approval.wait_mode, the
+    landing zone's decision): the appliance wait and the cutover approval pause only then."""
+    from prefect.runtime import deployment
+    from prefect.settings import PREFECT_API_URL
+
+    return wait_mode(bu.approval.pause_in_ui, PREFECT_API_URL.value(), deployment.id) == "pause"
+
+
+def await_appliances(
+    target: Target,
+    bu: BusinessUnit,
+    wave: str,
+    servers: list[Server],
+    to: lc.Stage,
+    sites: dict[str, lc.ApplianceSite],
+    verdicts: lc.Verdicts,
+) -> tuple[dict[str, lc.ApplianceSite], lc.Verdicts]:
+    """An appliance that is unregistered, or whose process server is unhealthy, holds its servers;
+    where a person can resume the run, pause for them to fix it on the appliance (each appliance,
+    the vault and the exact step shown), and on every Resume run the preflight again. Bounded in
+    all by the business unit's approval timeout: then the servers stay blocked with the fix."""
+    awaited = lc.appliances_awaited(sites, verdicts.held)
+    if not awaited or not _can_pause(bu):
+        return sites, verdicts
+    logger = get_run_logger()
+    timeout = bu.approval.timeout_seconds
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while awaited:
+        left = int(deadline - time.monotonic())
+        if left < 1:
+            logger.warning("Appliances still not ready after %g s: their servers stay blocked", timeout)
+            break
+        attempt += 1
+        for site in awaited:
+            logger.warning(
+                "Waiting for appliance %s: %s — %s; then press Resume on this run in the Prefect UI (up to %d s)",
+                site.appliance,
+                site.problem,
+                lc.registration_step(site, bu.vault_id, target.info_file),
+                left,
             )
-        elif not candidates:
-            held[server.name] = (
-                f"target VNet {server.target_vnet} is not in subscription {bu.subscription_id}",
-                "create it, or correct target_vnet",
+        publish_markdown(
+            f"appliance-wait-{bu.name}-{wave}",
+            lc.appliance_wait_markdown(wave, bu.vault_id, awaited, verdicts.held, timeout, target.info_file),
+            f"{wave}: waiting for {', '.join(s.appliance for s in awaited)}",
+        )
+        try:
+            answer = pause_flow_run(
+                wait_for_input=ApplianceRegistration,
+                timeout=left,
+                poll_interval=max(1, int(bu.approval.poll_seconds)),
+                key=f"appliance-{wave}-{attempt}",
             )
-        elif len(candidates) > 1:
-            where = ", ".join(sorted(str(c["id"]).split("/resourceGroups/")[1].split("/")[0] for c in candidates))
-            held[server.name] = (
-                f"{len(candidates)} VNets are named {server.target_vnet} (resource groups {where})",
-                "rename one, so each target VNet name is unique in the subscription",
-            )
-        elif server.target_subnet.lower() not in lc.subnet_names(candidates[0]):
-            held[server.name] = (
-                f"target subnet {server.target_subnet} is not in {candidates[0]['id']}",
-                "create the subnet, or correct target_subnet",
-            )
-        elif needs_test:
-            test = tests[server.name]
-            test_id = test.vnet_id(bu.subscription_id)
-            problem = lc.test_network_problem(test_id, test.subnet, by_id.get(test_id.lower()), target_vnets)
-            if problem:
-                held[server.name] = problem
-    return sites, machine_ids, target_vnet_ids, held
+        except FlowPauseTimeout:
+            logger.warning("Nobody resumed the run within %g s: the appliances' servers stay blocked", timeout)
+            break
+        logger.info(
+            "Resumed by %s%s: reading the vault again",
+            answer.done_by or "someone",
+            f" ({answer.note})" if answer.note else "",
+        )
+        sites, verdicts = preflight(target, bu, servers, to)
+        awaited = lc.appliances_awaited(sites, verdicts.held)
+        if not answer.retry:
+            break
+    return sites, verdicts
 
 
 def _enable_write(
@@ -246,13 +272,6 @@ def _action_write(bu: BusinessUnit, wave: str, server: Server, action: lc.Action
     return Write(server.name, action, ref, body)
 
 
-def _nobody_can_resume() -> bool:
-    from prefect.runtime import deployment
-    from prefect.settings import PREFECT_API_URL
-
-    return wait_mode(True, PREFECT_API_URL.value(), deployment.id) == "poll"
-
-
 def approve_cutover(
     bu: BusinessUnit, wave: str, change: str | None, approver: str | None, wave_servers: Iterable[str], due: list[str]
 ) -> tuple[lc.CutoverEvidence, set[str]]:
@@ -266,7 +285,7 @@ def approve_cutover(
     chosen: set[str] = set(wave_servers)
     if change:
         evidence = lc.CutoverEvidence(change=change, approver=approver or getpass.getuser())
-    elif _nobody_can_resume():
+    elif not _can_pause(bu):
         # A terminal run on a temporary Prefect server: a pause could only time out.
         return lc.CutoverEvidence(refused="no change ticket, and no Prefect UI to ask for one — pass --change"), set()
     else:
@@ -307,9 +326,62 @@ def approve_cutover(
     return evidence, chosen
 
 
-def _publish_progress(artifact_id: object, counts: dict[str, int], done: int, total: int) -> None:
-    update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / max(total, 1))  # type: ignore[arg-type]
-    progress.report(done, total)
+def _writes(
+    bu: BusinessUnit,
+    wave: str,
+    due: dict[str, lc.Action],
+    by_name: dict[str, Server],
+    sites: dict[str, lc.ApplianceSite],
+    reading: lc.Reading,
+    verdicts: lc.Verdicts,
+    states: dict[str, ServerState],
+    skus: dict[str, str],
+) -> list[Write]:
+    """The due actions as writes: where each server's item is (or will be) and what to send."""
+    writes = []
+    for name, action in due.items():
+        server = by_name[name]
+        site = sites[server.appliance]
+        item = reading.items.get(name)
+        if action == "enable":
+            machine, vnet = verdicts.machine_ids[name], verdicts.vnet_ids[name]
+            writes.append(_enable_write(bu, server, states[name], site, machine, vnet, skus))
+        else:
+            ref = ItemRef(site.fabric, site.container, str(item["name"]) if item else name)
+            writes.append(_action_write(bu, wave, server, action, ref))
+    return writes
+
+
+def _issue(target: Target, vault: Vault, writes: list[Write], per_task: int) -> list[Issued]:
+    """Issue the writes in batches of `per_task` servers, the batches at once, none waiting on its operation."""
+    batches = [issue_writes.submit(target, vault, batch) for batch in chunked(writes, per_task)]
+    return [result for future in batches for result in future.result()]
+
+
+class _ProgressShown:
+    """The lifecycle's progress artifact and the local progress line, told only when the counts change."""
+
+    def __init__(self, bu: BusinessUnit, wave: str, to: lc.Stage) -> None:
+        self.title, self.to = f"{wave} to {to}", to
+        self.artifact_id = create_progress_artifact(
+            progress=0.0,
+            key=artifact_key(f"lifecycle-progress-{bu.name}-{wave}"),
+            description=f"Servers of {wave} at {to}",
+        )
+        self.last = ""
+
+    def show(self, positions: dict[str, lc.Position]) -> None:
+        done = sum(lc.reached(p, self.to) for p in positions.values())
+        told = progress.report(done, len(positions), lc.stage_counts(positions.values()), f"at {self.to}", self.title)
+        line = told.line()
+        if line != self.last:
+            get_run_logger().info("%s", line)
+            update_progress_artifact(
+                artifact_id=self.artifact_id,  # type: ignore[arg-type]
+                progress=100.0 * done / max(len(positions), 1),
+                description=line,
+            )
+            self.last = line
 
 
 def run_lifecycle(
@@ -331,13 +403,18 @@ def run_lifecycle(
     vault = Vault(bu.resource_group, bu.vault_name)
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)  # clock skew between us and Azure
     by_name = {s.name: s for s in servers}
+    names = list(by_name)
     states = {s.server: s for s in readiness.servers}
     skus = {a.name: a.sku for a in readiness.accounts}
+    rg_of = {s.name: _rg_id(bu, s.target_resource_group) for s in servers}
+    windows, zone = windows_of(migration)
 
-    sites, machine_ids, vnet_ids, held = preflight(target, bu, servers, to)
-    for server in servers:
-        if states[server.name].state == "blocked" and server.name not in held:
-            held[server.name] = (states[server.name].reason, states[server.name].fix)
+    # Preflight: reads, then every problem at once (waiting for an appliance where a person can act).
+    sites, verdicts = preflight(target, bu, servers, to)
+    if not dry_run:
+        sites, verdicts = await_appliances(target, bu, wave, servers, to, sites, verdicts)
+    held = dict(verdicts.held)
+    held |= {n: (states[n].reason, states[n].fix) for n in names if states[n].state == "blocked" and n not in held}
     if held:
         logger.warning(
             "Preflight: %d of %d servers held: %s",
@@ -346,143 +423,86 @@ def run_lifecycle(
             "; ".join(f"{name}: {why}" for name, (why, _) in list(held.items())[:10]),
         )
     containers = sorted({(site.fabric, site.container) for site in sites.values() if site.container})
-    rg_of = {s.name: _rg_id(bu, s.target_resource_group) for s in servers}
-    our_tags = dict(bu.tags)
 
     def vm_groups(items: list[dict]) -> list[str]:
-        found, _ = lc.match_items(by_name, machine_ids, items)
-        return sorted({rg_of[name] for name in by_name if name not in found})
+        return sorted({rg_of[name] for name in lc.unmatched(names, verdicts.machine_ids, items)})
 
-    attempted: dict[str, set[lc.Action]] = {name: set() for name in by_name}
+    attempted: dict[str, set[lc.Action]] = {name: set() for name in names}
     issued: dict[str, tuple[lc.Action, str | None]] = {}
-    refused: dict[str, tuple[str, str]] = {}
-    first_wait: dict[str, tuple[str, float]] = {}
+    refused: dict[str, lc.Problem] = {}
+    waits: dict[str, tuple[str, float]] = {}
     cutover_ok: set[str] | None = None
     evidence: lc.CutoverEvidence | None = None
     writes = 0
     would: Counter[str] = Counter()
     cycles, reads = 0, 0
-    artifact_id = create_progress_artifact(
-        progress=0.0, key=artifact_key(f"lifecycle-progress-{bu.name}-{wave}"), description=f"Servers of {wave} at {to}"
-    )
+    shown = _ProgressShown(bu, wave, to)
     since = started - JOB_LOOKBACK
-    shown: dict[str, int] = {}
     while True:
+        # Observe: the containers' pages, the failed jobs, the VMs of servers without an item.
         cycles += 1
         seen = observe_task(target, vault, containers, since, vm_groups)
         since = started  # after the first read, only this run's failures are news
         reads = seen.reads
-        items, duplicates = lc.match_items(by_name, machine_ids, seen.items)
-        failed = lc.latest_jobs(seen.failed_jobs)
-        ours, others = lc.migrated_vms(seen.vms, our_tags)
-        positions: dict[str, lc.Position] = {}
-        for name in by_name:
-            item = items.get(name)
-            vm = lc.vm_id(rg_of[name], name).lower()
-            position = lc.stage_of(item, lc.job_for(failed, name, item), vm in ours, vm in others)
-            if name in issued and cycles > 1:
-                position = lc.with_issued(position, *issued[name])
-            if name in duplicates:
-                position = lc.Position("blocked", duplicates[name], "remove the extra protected item (keep one)")
-            elif name in refused:
-                position = lc.Position("blocked", refused[name][0], refused[name][1], resume=position.effective_stage)
-            elif name in held and item is None:
-                position = lc.Position("blocked", held[name][0], held[name][1], resume="ready")
-            positions[name] = position
-        issued.clear()
+        reading = lc.read_positions(
+            names, verdicts.machine_ids, rg_of, seen.items, seen.failed_jobs, seen.vms, dict(bu.tags),
+            held, refused, issued,
+        )  # fmt: skip
+        issued = {}
+        shown.show(reading.positions)
 
+        # Decide.
         decisions = {
             name: lc.next_action(
                 p, to, attempted=attempted[name], cutover_allowed=cutover_ok is None or name in cutover_ok
             )
-            for name, p in positions.items()
+            for name, p in reading.positions.items()
         }
-        due = {name: d.action for name, d in decisions.items() if d.kind == "act" and d.action}
-        # A preflight problem stops new writes for its server (its stage is still read and shown).
-        due = {name: action for name, action in due.items() if name not in held and name not in duplicates}
-        cutover_due = sorted(n for n, a in due.items() if a in CUTOVER_ACTIONS)
+        due = lc.due_writes(decisions, held, reading.duplicates)
+
+        # Approve: once, before the first cutover write; the window is checked before every batch.
+        cutover_due = sorted(n for n, a in due.items() if a in lc.CUTOVER_ACTIONS)
         if cutover_due and cutover_ok is None and not dry_run:
-            evidence, cutover_ok = approve_cutover(bu, wave, change, approver, by_name, cutover_due)
+            evidence, cutover_ok = approve_cutover(bu, wave, change, approver, names, cutover_due)
         if cutover_due and cutover_ok is not None:
-            # Approved once; the window is checked again before every cutover batch.
-            windows, zone = windows_of(migration)
-            check = lc.check_window(windows, dt.datetime.now(zone))
-            if not check.inside and evidence is not None and not evidence.refused:
-                evidence.refused = f"the cutover window closed during the run: {check.describe()}"
-                cutover_ok = set()
-            due = {n: a for n, a in due.items() if a not in CUTOVER_ACTIONS or n in cutover_ok}
-
-        reached = sum(lc.reached(p, to) for p in positions.values())
-        counts = Counter(p.stage for p in positions.values())
-        if dict(counts) != shown:
-            logger.info("Wave %s: %s", wave, ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-            shown = dict(counts)
-        _publish_progress(artifact_id, dict(counts), reached, len(positions))
-
+            due, cutover_ok, stopped = lc.gate_cutover(due, cutover_ok, lc.check_window(windows, dt.datetime.now(zone)))
+            if stopped and evidence is not None and not evidence.refused:
+                evidence.refused = stopped
         if dry_run:
             would.update(due.values())
             break
-        writes_now = []
-        for name, action in due.items():
-            server = by_name[name]
-            site = sites[server.appliance]
-            item = items.get(name)
-            ref = ItemRef(site.fabric, site.container, str(item["name"]) if item else name)
-            if action == "enable":
-                writes_now.append(
-                    _enable_write(bu, server, states[name], site, machine_ids[name], vnet_ids[name], skus)
-                )
-            else:
-                writes_now.append(_action_write(bu, wave, server, action, ref))
+
+        # Write: the due actions in batches, none waiting on its operation.
+        writes_now = _writes(bu, wave, due, by_name, sites, reading, verdicts, states, skus)
         retry_later: set[str] = set()
-        if writes_now:
-            batches = [
-                issue_writes.submit(target, vault, batch) for batch in chunked(writes_now, bu.limits.servers_per_task)
-            ]
-            results: list[Issued] = [r for future in batches for r in future.result()]
-            for result in results:
-                if result.accepted:
-                    writes += 1
-                    attempted[result.server].add(result.action)
-                    issued[result.server] = (result.action, result.job)
-                    if result.action in ("unplanned_failover",) and evidence is not None:
-                        evidence.cut_over.append(result.server)
-                elif result.transient:
-                    retry_later.add(result.server)
-                else:
-                    refused[result.server] = (
-                        f"{lc.VERB[result.action]} refused: {result.code}: {result.message}",
-                        "see the message; re-run the wave once fixed",
-                    )
+        for result in _issue(target, vault, writes_now, bu.limits.servers_per_task) if writes_now else []:
+            if result.accepted:
+                writes += 1
+                attempted[result.server].add(result.action)
+                issued[result.server] = (result.action, result.job)
+                if result.action == "unplanned_failover" and evidence is not None:
+                    evidence.cut_over.append(result.server)
+            elif result.transient:
+                retry_later.add(result.server)
+            else:
+                refused[result.server] = (
+                    f"{lc.VERB[result.action]} refused: {result.code}: {result.message}",
+                    "see the message; re-run the wave once fixed",
+                )
 
         # Wait while Azure works for someone not past the timeout of that wait.
-        now = time.monotonic()
-        waiting = False
-        for name, decision in decisions.items():
-            if decision.kind != "wait" and name not in issued and name not in retry_later:
-                first_wait.pop(name, None)
-                continue
-            kind = lc.wait_kind(positions[name])
-            began = first_wait.setdefault(name, (kind, now))
-            if began[0] != kind:
-                first_wait[name] = began = (kind, now)
-            if now - began[1] < migration.timeouts.for_kind(kind):
-                waiting = True
+        waits, waiting = lc.track_waits(
+            waits, decisions, reading.positions, set(issued) | retry_later, time.monotonic(),
+            migration.timeouts.for_kind,
+        )  # fmt: skip
         if not waiting and not writes_now:
             break
         time.sleep(migration.timeouts.poll_seconds)
 
-    rows = [lc.server_stage(name, positions[name], items.get(name), rg_of[name]) for name in by_name]
-    for row in rows:
-        decision = decisions[row.server]
-        if row.server in held and row.stage != "blocked" and not lc.reached(positions[row.server], to):
-            row.reason, row.fix = f"{row.reason}; held: {held[row.server][0]}", held[row.server][1]
-        elif decision.kind == "stuck" and row.stage != "blocked" and not lc.reached(positions[row.server], to):
-            row.reason = f"{row.reason}; {decision.reason}" if decision.reason not in row.reason else row.reason
-        elif decision.kind == "wait" and not lc.reached(positions[row.server], to):
-            row.reason = f"{row.reason} (still on its way at the timeout; a re-run picks it up)"
+    # Report.
+    rows = lc.report_rows(reading, decisions, held, rg_of, to)
     report = lc.LifecycleReport(
-        arrived=sum(lc.reached(p, to) for p in positions.values()),
+        arrived=sum(lc.reached(p, to) for p in reading.positions.values()),
         business_unit=bu.name,
         wave=wave,
         to=to,
@@ -513,8 +533,10 @@ def run_lifecycle(
 
 
 def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Server]) -> lc.LifecycleReport:
-    """Every server's stage, read from Azure, writing nothing (`plmigrate status`): the same reads
-    as one cycle of the lifecycle, outside Prefect, so it answers in seconds."""
+    """Every server's stage, read from Azure, writing nothing (`plmigrate status`), outside Prefect
+    so it answers in seconds: the vault's setup (a constant), the containers' pages and the failed
+    jobs (N/100 + 1), and only for servers without an item what their appliance discovered and the
+    VMs of their target resource groups (docs/lifecycle.md says what that costs)."""
     vault = Vault(bu.resource_group, bu.vault_name)
     now = dt.datetime.now(dt.UTC)
     heartbeat = bu.migration.heartbeat_max_age_seconds if bu.migration else 900.0
@@ -524,47 +546,36 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
         name: lc.resolve_appliance(setup, name, bu.vault_id, policy, now, heartbeat)
         for name in sorted({s.appliance for s in servers})
     }
-    machine_ids: dict[str, str] = {}
-    listed: dict[str, list[dict]] = {}
-    for server in servers:
-        site = sites[server.appliance]
-        site_id = site.site_for(server.source_type)
-        if site.problem or not site_id:
-            continue
-        if site_id not in listed:
-            listed[site_id] = read_discovered_machines(target, site_id)
-        machine, _, _ = lc.discovered_machine(server.name, server.source_type, site, listed[site_id])
-        if machine:
-            machine_ids[server.name] = machine
-    by_name = {s.name: s for s in servers}
+    names = [s.name for s in servers]
     rg_of = {s.name: _rg_id(bu, s.target_resource_group) for s in servers}
     containers = sorted({(site.fabric, site.container) for site in sites.values() if site.container})
+    seen = observe(target, vault, containers, now - JOB_LOOKBACK, lambda items: [])
+    reads = seen.reads
 
-    def vm_groups(items: list[dict]) -> list[str]:
-        found, _ = lc.match_items(by_name, machine_ids, items)
-        return sorted({rg_of[name] for name in by_name if name not in found})
-
-    seen = observe(target, vault, containers, now - JOB_LOOKBACK, vm_groups)
-    items, duplicates = lc.match_items(by_name, machine_ids, seen.items)
-    failed = lc.latest_jobs(seen.failed_jobs)
-    ours, others = lc.migrated_vms(seen.vms, dict(bu.tags))
-    rows = []
-    for name in by_name:
-        item = items.get(name)
-        vm = lc.vm_id(rg_of[name], name).lower()
-        position = lc.stage_of(item, lc.job_for(failed, name, item), vm in ours, vm in others)
-        site = sites[by_name[name].appliance]
-        if name in duplicates:
-            position = lc.Position("blocked", duplicates[name], "remove the extra protected item (keep one)")
-        elif item is None and position.stage == "ready" and site.problem:
-            position = lc.Position("blocked", site.problem, site.fix, resume="ready")
-        rows.append(lc.server_stage(name, position, item, rg_of[name]))
+    # An item named after its server also names its machine; only the others need the discovery read.
+    known = lc.item_machines(names, seen.items)
+    alone = set(lc.unmatched(names, known, seen.items))
+    lonely = [s for s in servers if s.name in alone]
+    site_ids = sorted({sites[s.appliance].site_for(s.source_type) for s in lonely if not sites[s.appliance].problem})
+    machines: dict[str, list[dict]] = {}
+    for site_id in filter(None, site_ids):
+        machines[site_id], count = read_discovered_machines_counted(target, site_id)
+        reads += count
+    found, held = lc.identify_machines(lonely, sites, machines)
+    machine_ids = {**known, **found}
+    vms: list[dict] = []
+    for group in sorted({rg_of[n] for n in lc.unmatched(names, machine_ids, seen.items)}):
+        listed, count = read_vms_counted(target, group)
+        vms += listed
+        reads += count
+    reading = lc.read_positions(names, machine_ids, rg_of, seen.items, seen.failed_jobs, vms, dict(bu.tags), held)
+    rows = [lc.server_stage(n, p, reading.items.get(n), rg_of[n]) for n, p in reading.positions.items()]
     return lc.LifecycleReport(
         business_unit=bu.name,
         wave=wave,
         to="ready",
         servers=rows,
         cycles=1,
-        reads_per_cycle=seen.reads,
+        reads_per_cycle=reads,
         arrived=len(rows),
     )

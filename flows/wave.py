@@ -11,6 +11,7 @@ table artifact and named in a log record of its group.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -154,7 +155,7 @@ def record_servers(
         done = [server_state(s, choices[s.name], account_problems, dns_problems, VAULT) for s in group]
         log_states(logger, done)
         states += done
-        progress.report(len(states), total)
+        progress.report(len(states), total, Counter(s.state for s in states), title=f"{wave} readiness")
     create_progress_artifact(
         progress=100.0, key=artifact_key(f"wave-progress-{bu.name}-{wave}"), description=f"Servers of {wave} recorded"
     )

@@ -19,11 +19,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from plmigrate.azure import DEFAULT_SANDBOX_INFO
 from plmigrate.errors import InputError, PlmigrateError
 from plmigrate.sandbox.serve import AdminClient, AdminError, InvalidInput
+
+if TYPE_CHECKING:
+    from plmigrate.progress import Progress
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 T = TypeVar("T")
@@ -194,13 +197,33 @@ def _inventory_for(business_unit_file: str, given: str | None) -> str:
     raise InputError([f"--inventory: no inventory at {folder}/{bu.name}.csv (or .yaml) — pass --inventory FILE"])
 
 
-def _progress_bar(done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} servers recorded")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class ProgressLine:
+    """The wave's progress on stderr as counts per stage: on a terminal one line refreshed in place
+    (a new line when the run moves from readiness to the lifecycle), otherwise a line per change,
+    so a log or CI keeps each step. stdout is left to the report (with --json: the one object)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = ""
+        self.title = ""
+
+    def __call__(self, update: Progress) -> None:
+        line = update.line()
+        if line == self.last:
+            return
+        if self.tty:
+            lead = "\n" if self.last and update.title != self.title else "\r"
+            self.stream.write(f"{lead}{line}\x1b[K")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last, self.title = line, update.title
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _refuse_lifecycle(args: argparse.Namespace) -> None:
@@ -239,11 +262,13 @@ def cmd_wave(args: argparse.Namespace) -> int:
         approver=args.approver,
         servers=[n for n in (args.servers or "").split(",") if n.strip()] or None,
     )
-    unsubscribe = progress.subscribe(_progress_bar)
+    shown = ProgressLine()
+    unsubscribe = progress.subscribe(shown)
     try:
         report = _run_flow(lambda: migration_wave(run))
     finally:
         unsubscribe()
+        shown.close()
     if report.lifecycle is not None:
         lifecycle = report.lifecycle
         if args.json:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 from pydantic import Field as PydField
+
+if TYPE_CHECKING:
+    from plmigrate.inventory import Server
 
 Stage = Literal["blocked", "ready", "replicating", "replicated", "test-migrated", "tested", "migrated", "completed"]
 
@@ -672,6 +675,9 @@ class ApplianceSite:
     agents: tuple[tuple[str, str], ...] = ()  # registered mobility agents: (biosId, name), lower-cased
     problem: str = ""
     fix: str = ""
+    # The problem is fixed on the appliance by a person (registering it with the vault, its
+    # process server), not in our files: a run that can pause waits for it (docs/lifecycle.md).
+    on_appliance: bool = False
 
     def site_for(self, source_type: str) -> str:
         """The discovery site a server of this source type is found in (agent-based replication
@@ -703,6 +709,7 @@ def resolve_appliance(
         return ApplianceSite(
             appliance,
             problem=f"appliance {appliance} is not registered with the vault",
+            on_appliance=True,
             fix=(
                 f"register it: on the appliance, use the vault's key file for {vault_id} (Azure Migrate > "
                 "Discover > generate the key), now that its DNS checks pass; then re-run the wave"
@@ -717,6 +724,7 @@ def resolve_appliance(
             fabric=fabric["name"],
             problem=f"appliance {appliance}'s fabric has no protection container",
             fix="finish the appliance's registration with the vault (it creates the container), then re-run",
+            on_appliance=True,
         )
     container = containers[0]
     container_id = str(container.get("id", "")).lower()
@@ -772,6 +780,7 @@ def resolve_appliance(
             policy_id=policy_id,
             problem=f"appliance {appliance} has no process server",
             fix="check the appliance's services",
+            on_appliance=True,
         )
     ps = servers[0]
     beat = _stamp(ps.get("lastHeartbeatUtc"))
@@ -785,6 +794,7 @@ def resolve_appliance(
             site,
             problem=f"process server of appliance {appliance} is unhealthy: {first.get('errorCode', '')} {message}",
             fix=first.get("recommendedAction") or "check the appliance's connectivity to the vault's private endpoint",
+            on_appliance=True,
         )
     if age is None or age > heartbeat_max_age:
         when = ps.get("lastHeartbeatUtc") or "never"
@@ -792,6 +802,7 @@ def resolve_appliance(
             site,
             problem=f"process server of appliance {appliance} last reported at {when}",
             fix="check that the appliance is running and reaches the vault over the private endpoint",
+            on_appliance=True,
         )
     return site
 
@@ -1049,3 +1060,307 @@ def stage_rows(servers: Iterable[ServerStage]) -> list[dict[str, str]]:
         }
         for s in servers
     ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The run's decisions on what its tasks read: the preflight's verdicts, each cycle's positions,
+# which writes are due, how long each wait may last, and the report's rows
+
+Problem = tuple[str, str]  # (reason, fix)
+CUTOVER_ACTIONS: frozenset[Action] = frozenset({"unplanned_failover", "commit", "remove"})
+
+
+def identify_machines(
+    servers: Iterable[Server],
+    sites: Mapping[str, ApplianceSite],
+    machines: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> tuple[dict[str, str], dict[str, Problem]]:
+    """Each server's discovered machine ID (what items are also matched by), from the machines its
+    appliance's discovery site lists (`machines`: site ID -> machines); and the servers held back
+    with (reason, fix): their appliance has a problem, or discovered them none or several times, or
+    without the mobility agent."""
+    machine_ids: dict[str, str] = {}
+    held: dict[str, Problem] = {}
+    for server in servers:
+        site = sites[server.appliance]
+        if site.problem:
+            held[server.name] = (site.problem, site.fix)
+            continue
+        listed = machines.get(site.site_for(server.source_type), [])
+        machine, problem, fix = discovered_machine(server.name, server.source_type, site, listed)
+        if machine:
+            machine_ids[server.name] = machine
+        if problem:
+            held[server.name] = (problem, fix)
+    return machine_ids, held
+
+
+def target_problem(
+    server: Server, subscription_id: str, group_exists: bool, candidates: Sequence[Mapping[str, Any]]
+) -> Problem | None:
+    """Why a server's target resource group, VNet (`candidates`: the subscription's VNets of that
+    name) or subnet cannot take it, or None."""
+    if not group_exists:
+        return (
+            f"target resource group {server.target_resource_group} does not exist",
+            "create it, or correct target_resource_group in the inventory",
+        )
+    if not candidates:
+        return (
+            f"target VNet {server.target_vnet} is not in subscription {subscription_id}",
+            "create it, or correct target_vnet",
+        )
+    if len(candidates) > 1:
+        where = ", ".join(sorted(str(c["id"]).split("/resourceGroups/")[1].split("/")[0] for c in candidates))
+        return (
+            f"{len(candidates)} VNets are named {server.target_vnet} (resource groups {where})",
+            "rename one, so each target VNet name is unique in the subscription",
+        )
+    if server.target_subnet.lower() not in subnet_names(candidates[0]):
+        return (
+            f"target subnet {server.target_subnet} is not in {candidates[0]['id']}",
+            "create the subnet, or correct target_subnet",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The preflight's answer: each server's discovered machine and target VNet ID, and the servers
+    held back from new writes with (reason, fix)."""
+
+    machine_ids: dict[str, str]
+    vnet_ids: dict[str, str]
+    held: dict[str, Problem]
+
+
+def judge_preflight(
+    servers: Sequence[Server],
+    subscription_id: str,
+    sites: Mapping[str, ApplianceSite],
+    machines: Mapping[str, Sequence[Mapping[str, Any]]],
+    groups: Mapping[str, bool],
+    vnets: Mapping[str, Mapping[str, Any]],
+    tests: Mapping[str, tuple[str, str]],
+    needs_test: bool,
+) -> Verdicts:
+    """Every preflight problem at once, each holding only the servers it concerns: the appliance,
+    the discovery, the target resource group, VNet and subnet, then (`needs_test`) the test network.
+    `groups`: resource group name -> exists; `vnets`: lower-cased VNet ID -> VNet, the subscription's
+    and the test networks read by ID; `tests`: server -> (test VNet ID, test subnet)."""
+    machine_ids, held = identify_machines(servers, sites, machines)
+    ours = f"/subscriptions/{subscription_id}/".lower()
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for vid, vnet in vnets.items():
+        if vid.startswith(ours):  # a test network of another subscription is no target
+            by_name.setdefault(str(vnet["name"]).lower(), []).append(vnet)
+    vnet_ids = {
+        s.name: str(found[0]["id"]) for s in servers if len(found := by_name.get(s.target_vnet.lower(), [])) == 1
+    }
+    targets = {vid: vnets.get(vid.lower()) for vid in set(vnet_ids.values())}
+    for server in servers:
+        if server.name in held:
+            continue
+        problem = target_problem(
+            server, subscription_id, groups.get(server.target_resource_group, False),
+            by_name.get(server.target_vnet.lower(), []),
+        )  # fmt: skip
+        if problem is None and needs_test:
+            test_id, test_subnet = tests[server.name]
+            problem = test_network_problem(test_id, test_subnet, vnets.get(test_id.lower()), targets)
+        if problem:
+            held[server.name] = problem
+    return Verdicts(machine_ids, vnet_ids, held)
+
+
+def appliances_awaited(sites: Mapping[str, ApplianceSite], held: Mapping[str, Problem]) -> list[ApplianceSite]:
+    """The appliances a person must fix on the appliance (register, mend its process server) before
+    their held servers can go on: what a run that can pause waits for."""
+    reasons = {reason for reason, _ in held.values()}
+    return [site for _, site in sorted(sites.items()) if site.on_appliance and site.problem in reasons]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One cycle's reading of the wave: each server's item, the servers replicated twice, and
+    where each server stands."""
+
+    items: dict[str, Mapping[str, Any]]
+    duplicates: dict[str, str]
+    positions: dict[str, Position]
+
+
+def read_positions(
+    servers: Sequence[str],
+    machine_ids: Mapping[str, str],
+    resource_groups: Mapping[str, str],
+    items: Iterable[Mapping[str, Any]],
+    failed_jobs: Iterable[Mapping[str, Any]],
+    vms: Iterable[Mapping[str, Any]],
+    tags: Mapping[str, str],
+    held: Mapping[str, Problem] | None = None,
+    refused: Mapping[str, Problem] | None = None,
+    issued: Mapping[str, tuple[Action, str | None]] | None = None,
+) -> Reading:
+    """Where every server stands, from one read of its containers, failed jobs and VMs (the same for
+    `plmigrate status` and each cycle of a run). `resource_groups`: server -> target resource group
+    ID. A run adds what it knows beyond Azure: writes it issued whose jobs Azure does not show yet
+    (`issued`: followed, never issued twice), writes ARM refused (`refused`) and servers the
+    preflight held (`held`: blocked while they have no item)."""
+    found, duplicates = match_items(servers, machine_ids, items)
+    failed = latest_jobs(failed_jobs)
+    ours, others = migrated_vms(vms, tags)
+    held, refused, issued = held or {}, refused or {}, issued or {}
+    positions: dict[str, Position] = {}
+    for name in servers:
+        item = found.get(name)
+        vm = vm_id(resource_groups[name], name).lower()
+        position = stage_of(item, job_for(failed, name, item), vm in ours, vm in others)
+        if name in issued:
+            position = with_issued(position, *issued[name])
+        if name in duplicates:
+            position = Position("blocked", duplicates[name], "remove the extra protected item (keep one)")
+        elif name in refused:
+            position = Position("blocked", *refused[name], resume=position.effective_stage)
+        elif name in held and item is None and rank(position.effective_stage) <= rank("ready"):
+            position = Position("blocked", *held[name], resume="ready")
+        positions[name] = position
+    return Reading(found, duplicates, positions)
+
+
+def unmatched(servers: Iterable[str], machine_ids: Mapping[str, str], items: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The servers no item matches (by name, or by the machine IDs known): where a migrated VM may
+    stand alone, and the only servers whose discovered machine is worth reading."""
+    found, duplicates = match_items(list(servers), machine_ids, items)
+    return [name for name in servers if name not in found and name not in duplicates]
+
+
+def due_writes(
+    decisions: Mapping[str, Next], held: Mapping[str, Problem], duplicates: Mapping[str, str]
+) -> dict[str, Action]:
+    """The writes due this cycle: every `act` decision, except for servers a preflight problem or
+    a second item holds back (their stage is still read and shown)."""
+    return {
+        name: d.action
+        for name, d in decisions.items()
+        if d.kind == "act" and d.action and name not in held and name not in duplicates
+    }
+
+
+def gate_cutover(
+    due: Mapping[str, Action], approved: set[str], window: WindowCheck
+) -> tuple[dict[str, Action], set[str], str]:
+    """The due writes that may go out now: a cutover write only for an approved server, inside a
+    window (checked before every cutover batch). Returns (writes, servers still approved, why the
+    cutover stopped now: '' when it did not)."""
+    why = ""
+    if not window.inside and approved:
+        approved, why = set(), f"the cutover window closed during the run: {window.describe()}"
+    return {n: a for n, a in due.items() if a not in CUTOVER_ACTIONS or n in approved}, approved, why
+
+
+def track_waits(
+    began: Mapping[str, tuple[str, float]],
+    decisions: Mapping[str, Next],
+    positions: Mapping[str, Position],
+    moving: set[str],
+    now: float,
+    timeout_of: Callable[[str], float],
+) -> tuple[dict[str, tuple[str, float]], bool]:
+    """When each server's current wait began (by wait kind: a new kind starts a new wait), and
+    whether anybody is still within the business unit's timeout of that kind (the run goes on
+    reading). `moving`: servers a write was just issued or retried for (they wait too)."""
+    waits: dict[str, tuple[str, float]] = {}
+    within = False
+    for name, decision in decisions.items():
+        if decision.kind != "wait" and name not in moving:
+            continue
+        kind = wait_kind(positions[name])
+        start = began.get(name)
+        waits[name] = start if start is not None and start[0] == kind else (kind, now)
+        if now - waits[name][1] < timeout_of(kind):
+            within = True
+    return waits, within
+
+
+def report_rows(
+    reading: Reading,
+    decisions: Mapping[str, Next],
+    held: Mapping[str, Problem],
+    resource_groups: Mapping[str, str],
+    target: Stage,
+) -> list[ServerStage]:
+    """The report's row per server, saying beside its stage why it did not arrive: held by the
+    preflight, stuck (needing a person), or still on its way when its wait timed out."""
+    rows = []
+    for name, position in reading.positions.items():
+        row = server_stage(name, position, reading.items.get(name), resource_groups[name])
+        decision = decisions[name]
+        if not reached(position, target):
+            if name in held and row.stage != "blocked":
+                row.reason, row.fix = f"{row.reason}; held: {held[name][0]}", held[name][1]
+            elif decision.kind == "stuck" and row.stage != "blocked" and decision.reason not in row.reason:
+                row.reason = f"{row.reason}; {decision.reason}"
+            elif decision.kind == "wait":
+                row.reason = f"{row.reason} (still on its way at the timeout; a re-run picks it up)"
+        rows.append(row)
+    return rows
+
+
+def registration_step(site: ApplianceSite, vault_id: str, sandbox_info: str | None = None) -> str:
+    """The exact step a person takes for an appliance a run waits for: registering it with the
+    vault (on the sandbox, plmigrate's own stand-in for the appliance's setup), or the fix of its
+    process server."""
+    unregistered = not site.fabric or not site.container
+    if unregistered and sandbox_info:
+        return f"plmigrate sandbox register-appliance --info {sandbox_info} --vault {vault_id} {site.appliance}"
+    return site.fix
+
+
+def appliance_wait_markdown(
+    wave: str,
+    vault_id: str,
+    sites: Iterable[ApplianceSite],
+    held: Mapping[str, Problem],
+    timeout_seconds: float,
+    sandbox_info: str | None = None,
+) -> str:
+    """What the paused run shows: each appliance awaited, the vault, the step, the servers it holds."""
+    lines = [f"# {wave}: waiting for appliances", "", f"Vault: `{vault_id}`", ""]
+    for site in sites:
+        servers = sorted(name for name, (reason, _) in held.items() if reason == site.problem)
+        shown = ", ".join(servers[:20]) + ("…" if len(servers) > 20 else "")
+        lines += [
+            f"## {site.appliance}",
+            "",
+            f"- problem: {site.problem}",
+            f"- step: `{registration_step(site, vault_id, sandbox_info)}`",
+            f"- holds {len(servers)} servers: {shown}",
+            "",
+        ]
+    lines.append(
+        f"Resume this run once done: it reads the vault again (waiting up to {timeout_seconds:g} s in all). "
+        "Untick `retry` to go on without: those servers stay blocked with the fix."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def item_machines(servers: Iterable[str], items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The discovered machine each server's namesake item replicates (`fabricDiscoveryMachineId`):
+    what a second item of the same machine is found by, without reading the appliance's discovery."""
+    named = {str(i.get("name", "")).lower(): i for i in items}
+    found = {}
+    for server in servers:
+        item = named.get(server.lower())
+        machine = (_props(item).get("providerSpecificDetails") or {}).get("fabricDiscoveryMachineId") if item else None
+        if machine:
+            found[server] = str(machine)
+    return found
+
+
+def stage_counts(positions: Iterable[Position]) -> dict[str, int]:
+    """Servers per stage, in the stages' order with `blocked` last (what the progress line shows)."""
+    tally = dict.fromkeys((*ORDER, "blocked"), 0)
+    for position in positions:
+        tally[position.stage] += 1
+    return tally

@@ -579,12 +579,14 @@ class BusinessUnit(_Section):
 
     def _waits_seconds(self) -> float:
         """The longest a run may wait on people and Site Recovery: approval, and (a wave with a
-        migration section) each lifecycle stage's timeout and the cutover approval."""
+        migration section) each lifecycle stage's timeout, the cutover approval and the wait for
+        an appliance's registration."""
         waits = self.approval.timeout_seconds
         if self.migration is not None:
             t = self.migration.timeouts
             waits += t.enable_seconds + t.initial_replication_seconds + t.test_failover_seconds + t.cutover_seconds
             waits += self.migration.cutover.approval_timeout_seconds
+            waits += self.approval.timeout_seconds  # a paused run waits for an appliance's registration
         return waits
 
     @property

@@ -226,6 +226,18 @@ def _list_counted(target: Target, path: str, api_version: str) -> tuple[list[dic
     return found, count
 
 
+def read_discovered_machines_counted(target: Target, site_id: str) -> tuple[list[dict[str, Any]], int]:
+    """What an appliance discovered, and the reads (pages) it took."""
+    return _list_counted(target, f"{site_id}/machines", OFFAZURE_API_VERSION)
+
+
+def read_vms_counted(target: Target, resource_group_id: str) -> tuple[list[dict[str, Any]], int]:
+    """The VMs of a resource group, and the reads (pages) it took."""
+    return _list_counted(
+        target, f"{resource_group_id}/providers/Microsoft.Compute/virtualMachines", COMPUTE_API_VERSION
+    )
+
+
 def read_vms(target: Target, resource_group_id: str) -> list[dict[str, Any]]:
     """The VMs of a resource group (by its ARM ID): where migrated VMs are, once their item is gone."""
     path = f"{resource_group_id}/providers/Microsoft.Compute/virtualMachines"

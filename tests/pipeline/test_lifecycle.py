@@ -4,7 +4,10 @@ produces and the approvals a person gives."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,26 @@ def sr_writes(box: Any) -> int:
     )
 
 
+# The vault's Site Recovery setup `status` reads first: fabrics, the fabric's containers, the
+# container's policy mappings, the policies and the appliances (one appliance, one page each).
+SETUP_READS = 5
+
+
+def read_counts(box: Any) -> Counter[str]:
+    """The sandbox's own count of ARM reads, per resource type."""
+    counts: Counter[str] = Counter()
+    for row in box.world.call_report()["calls"]:
+        if row["method"] == "GET":
+            counts[row["resource_type"]] += row["count"]
+    return counts
+
+
+def wave_status_of(bu: Path, target: str) -> Any:
+    loaded = load_business_unit(bu)
+    servers = load_inventory(INVENTORY, loaded, "wave-01")
+    return wave_status(Target.sandbox(target.removeprefix("sandbox:")), loaded, "wave-01", servers)
+
+
 def stages(report: Any) -> dict[str, str]:
     return {s.server: s.stage for s in report.lifecycle.servers}
 
@@ -86,6 +109,15 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     # No test VM is left behind; every item records its test.
     vms = box.world.by_type("Microsoft.Compute/virtualMachines")
     assert not [v for v in vms if v["name"].endswith("-test")]
+
+    # status, every server with an item: the setup, one page of items and one of failed jobs, as the
+    # sandbox counts them; no discovered machines and no VMs are read.
+    reads = read_counts(box)
+    status = wave_status_of(bu, target)
+    spent = read_counts(box) - reads
+    assert set(status.counts.items()) >= {("tested", 36)} and sr_writes(box) == 3 * 36
+    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 2, spent
+    assert not [t for t in spent if "OffAzure" in t or "virtualMachines" in t], spent
 
     writes = sr_writes(box)
     again = run(bu, target, to="tested")
@@ -113,14 +145,14 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     assert run(bu, target, to="completed", change="CHG0042", servers=["fin-web-01"]).lifecycle.writes == 0
     assert sr_writes(box) == writes
 
-    # status reads the same stages from Azure and writes nothing.
-    writes = sr_writes(box)
-    loaded = load_business_unit(bu)
-    status = wave_status(Target.sandbox(target.removeprefix("sandbox:")), loaded, "wave-01",
-                         load_inventory(INVENTORY, loaded, "wave-01"))  # fmt: skip
+    # status reads the same stages from Azure and writes nothing; for the two servers without an
+    # item (completed) it also reads what the appliance discovered and their resource group's VMs.
+    writes, reads = sr_writes(box), read_counts(box)
+    status = wave_status_of(bu, target)
+    spent = read_counts(box) - reads
     counts = status.counts
     assert (counts["completed"], counts["tested"]) == (2, 34) and sr_writes(box) == writes
-    assert status.reads_per_cycle <= 5  # one page of items, one of failed jobs, ...: not one per server
+    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 4, spent
 
 
 def test_each_precondition_and_failed_job_blocks_only_its_server_and_a_rerun_resumes(
@@ -128,7 +160,8 @@ def test_each_precondition_and_failed_job_blocks_only_its_server_and_a_rerun_res
 ) -> None:
     box = world(scenario())
     target = info_file(box, tmp_path)
-    bu = business_unit(migration=migration())
+    # No pause for the unregistered appliance (pause_in_ui off, as a terminal run): blocked at once.
+    bu = business_unit(migration=migration(), approval={"pause_in_ui": False})
     four = ["fin-web-01", "fin-web-03", "fin-web-04", "fin-web-05"]
     unregistered = run(bu, target, to="replicating", servers=four)
     assert set(stages(unregistered).values()) == {"blocked"} and sr_writes(box) == 0
@@ -191,3 +224,90 @@ def test_cutover_outside_a_window_or_with_the_approval_refused_writes_nothing(wo
     report = outcome["report"]
     assert set(stages(report).values()) == {"tested"} and sr_writes(box) == writes
     assert "refused by cab" in report.lifecycle.cutover.refused
+
+
+def test_an_unregistered_appliance_pauses_the_run_until_registered_or_the_approval_timeout(
+    world, business_unit, tmp_path
+) -> None:
+    box = world(scenario())
+    target = info_file(box, tmp_path)
+    two = ["fin-web-01", "fin-web-02"]
+    # Nobody resumes: after the business unit's approval timeout the servers stay blocked, with the fix.
+    bu = business_unit(migration=migration(), approval={"timeout_seconds": 3, "poll_seconds": 1})
+    started = time.monotonic()
+    timed_out = run(bu, target, to="replicating", servers=two)
+    assert time.monotonic() - started >= 3, "the run did not wait for the appliance"
+    assert set(stages(timed_out).values()) == {"blocked"} and sr_writes(box) == 0
+    assert "not registered with the vault" in timed_out.lifecycle.servers[0].reason
+    assert "register it" in timed_out.lifecycle.servers[0].fix
+
+    bu = business_unit(migration=migration(), approval={"timeout_seconds": 120, "poll_seconds": 1})
+    outcome: dict[str, Any] = {}
+
+    def go() -> None:
+        try:
+            outcome["report"] = run(bu, target, to="replicating", servers=two)
+        except Exception as exc:  # surfaced below
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=go)
+    runner.start()
+    run_id = _wait_for_paused()
+    waiting = _artifact_text("appliance-wait-finance-wave-01")
+    vault_id = load_business_unit(bu).vault_id
+    assert "appliance-fin-01" in waiting and vault_id in waiting
+    assert f"register-appliance --info {target.removeprefix('sandbox:')} --vault {vault_id} appliance-fin-01" in waiting
+    assert sr_writes(box) == 0
+    from prefect.flow_runs import resume_flow_run
+
+    # Resumed before the registration: the preflight runs again, finds it still missing, pauses again.
+    resume_flow_run(run_id, run_input={"done_by": "infra", "note": "too early"})
+    time.sleep(2)
+    run_id = _wait_for_paused()
+    register(box, bu)
+    resume_flow_run(run_id, run_input={"done_by": "infra", "note": "registered with the key file"})
+    runner.join(120)
+    assert "error" not in outcome, outcome.get("error")
+    assert set(stages(outcome["report"]).values()) == {"replicating"}, outcome["report"].lifecycle.servers
+
+
+def _artifact_text(key: str) -> str:
+    """The newest version of a markdown artifact, as the UI shows it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
+    assert found, f"no artifact {key}"
+    return f"{found[0].description}\n{found[0].data}"
+
+
+def test_the_cli_shows_counts_per_stage_as_they_change_and_json_keeps_stdout_to_the_object(
+    world, business_unit, tmp_path, capsys
+) -> None:
+    from plmigrate.cli import main
+
+    box = world(scenario())
+    target = info_file(box, tmp_path)
+    bu = business_unit(migration=migration())
+    run(bu, target)
+    register(box, bu)
+    capsys.readouterr()
+    where = ["--inventory", INVENTORY, "--sandbox", target.removeprefix("sandbox:")]
+    code = main(
+        ["wave", str(bu), "wave-01", *where, "--to", "replicated", "--servers", "fin-web-01,fin-web-02", "--json"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["counts"]["replicated"] == 2  # stdout: the one object, nothing else
+    lines = [line for line in err.splitlines() if line.startswith("wave-01 to replicated: ")]
+    assert lines[0].startswith("wave-01 to replicated: ready 2 (0/2 at replicated)"), err
+    assert lines[-1] == "wave-01 to replicated: replicated 2 (2/2 at replicated)", err
+    assert any("replicating" in line for line in lines), err  # each change on its own line (stderr is no TTY)
+    assert len(lines) == len(set(lines)), "a line repeated although nothing changed"
+    assert "wave-01 readiness: ready 36 (36/36 servers recorded)" in err
+    # The progress artifact says the same.
+    assert "replicated 2 (2/2 at replicated)" in _artifact_text("lifecycle-progress-finance-wave-01")

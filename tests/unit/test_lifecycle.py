@@ -546,3 +546,344 @@ def test_refusals_name_the_next_window() -> None:
     ]
     assert lc.cutover_refusals("tested", None, [], now) == []  # test migration is no cutover
     assert lc.cutover_refusals("migrated", None, windows, now.replace(day=4, hour=23), interactive=True) == []
+
+
+# -- the run's decisions on what it read: preflight verdicts, positions, due writes, waits, rows ------------
+
+SUB = "00000000-0000-0000-0000-000000000001"
+SITE = lc.ApplianceSite(
+    "app-1",
+    fabric="fab-1",
+    container="cont-1",
+    process_server_id="ps-1",
+    policy_id="/policies/p",
+    vmware_site_id="/sites/vmware",
+    physical_site_id="/sites/physical",
+    agents=(("bios-1", "srv-01"),),
+)
+UNREGISTERED = lc.ApplianceSite(
+    "app-2", problem="appliance app-2 is not registered with the vault", fix="register it", on_appliance=True
+)
+BAD_POLICY = lc.ApplianceSite(
+    "app-3",
+    fabric="fab-3",
+    container="c-3",
+    problem="replication policy x is not in the vault",
+    fix="correct migration.policy",
+)
+
+
+def server(name: str, appliance: str = "app-1", **changes: str) -> Any:
+    from plmigrate.inventory import Server
+
+    fields = {
+        "server": name,
+        "source_type": "vmware",
+        "appliance": appliance,
+        "replication_account": "stfinrepl01",
+        "target_resource_group": "rg-target",
+        "target_vnet": "vnet-prod",
+        "target_subnet": "snet-app",
+        "business_unit": "finance",
+        "wave": "wave-01",
+        **changes,
+    }
+    return Server(**fields)
+
+
+def machine(name: str, bios: str = "", agent: bool = True) -> dict[str, Any]:
+    props = {"displayName": name, "biosId": bios, "mobilityAgent": {"installed": agent}}
+    return {"id": f"/sites/vmware/machines/{name}", "properties": props}
+
+
+def vnet(
+    rg: str, name: str, subnets: tuple[str, ...] = ("snet-app",), peers: tuple[str, ...] = (), sub: str = SUB
+) -> dict[str, Any]:
+    vid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/{name}"
+    peerings = [{"properties": {"remoteVirtualNetwork": {"id": p}}} for p in peers]
+    return {
+        "id": vid,
+        "name": name,
+        "properties": {"subnets": [{"name": s} for s in subnets], "virtualNetworkPeerings": peerings},
+    }
+
+
+PROD = vnet("rg-net", "vnet-prod")
+TEST = vnet("rg-net", "vnet-test")
+
+
+def verdicts(
+    servers: list[Any],
+    *,
+    sites: dict[str, lc.ApplianceSite] | None = None,
+    vnets: list[dict[str, Any]] | None = None,
+    groups: dict[str, bool] | None = None,
+    test: dict[str, Any] = TEST,
+    needs_test: bool = True,
+) -> lc.Verdicts:
+    listed = {str(v["id"]).lower(): v for v in (vnets if vnets is not None else [PROD, TEST])}
+    return lc.judge_preflight(
+        servers,
+        SUB,
+        sites or {"app-1": SITE, "app-2": UNREGISTERED, "app-3": BAD_POLICY},
+        {"/sites/vmware": [machine(s.name) for s in servers if s.name != "srv-lost"]},
+        groups or {"rg-target": True},
+        listed,
+        {s.name: (str(test["id"]), "snet-app") for s in servers},
+        needs_test,
+    )
+
+
+def test_preflight_finds_each_servers_machine_and_target_vnet() -> None:
+    found = verdicts([server("srv-01"), server("srv-02")])
+    assert found.held == {}
+    assert found.machine_ids == {"srv-01": "/sites/vmware/machines/srv-01", "srv-02": "/sites/vmware/machines/srv-02"}
+    assert found.vnet_ids == {"srv-01": PROD["id"], "srv-02": PROD["id"]}
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: verdicts([server("srv-01", appliance="app-2")]), "not registered with the vault"),
+        (lambda: verdicts([server("srv-01", appliance="app-3")]), "replication policy x"),
+        (lambda: verdicts([server("srv-lost")]), "not discovered by appliance app-1"),
+        (lambda: verdicts([server("srv-01", target_resource_group="rg-nope")]), "target resource group rg-nope"),
+        (lambda: verdicts([server("srv-01", target_vnet="vnet-nope")]), f"not in subscription {SUB}"),
+        (
+            lambda: verdicts([server("srv-01")], vnets=[PROD, TEST, vnet("rg-other", "vnet-prod")]),
+            "2 VNets are named vnet-prod (resource groups rg-net, rg-other)",
+        ),
+        (lambda: verdicts([server("srv-01", target_subnet="snet-nope")]), "target subnet snet-nope"),
+        (lambda: verdicts([server("srv-01")], vnets=[PROD]), "test network"),
+        (lambda: verdicts([server("srv-01")], test=PROD, vnets=[PROD]), "is the production VNet"),
+        (
+            lambda: verdicts([server("srv-01")], vnets=[PROD, vnet("rg-net", "vnet-test", peers=(str(PROD["id"]),))]),
+            "is peered to target VNet",
+        ),
+    ],
+)
+def test_each_preflight_problem_holds_its_server_with_a_fix(make: Any, expected: str) -> None:
+    held = make().held
+    assert list(held) in (["srv-01"], ["srv-lost"])
+    reason, fix = next(iter(held.values()))
+    assert expected in reason and fix
+
+
+def test_preflight_problems_hold_only_the_servers_they_concern() -> None:
+    servers = [server("srv-01"), server("srv-02", appliance="app-2"), server("srv-03", target_subnet="snet-x")]
+    found = verdicts(servers)
+    assert sorted(found.held) == ["srv-02", "srv-03"] and "srv-01" in found.machine_ids
+
+
+def test_the_test_network_is_checked_only_for_a_test_migration_or_later() -> None:
+    assert verdicts([server("srv-01")], vnets=[PROD], needs_test=False).held == {}
+
+
+def test_a_test_network_of_another_subscription_is_no_target_namesake() -> None:
+    elsewhere = vnet("rg-net", "vnet-prod", sub="00000000-0000-0000-0000-000000000002")
+    found = verdicts([server("srv-01")], vnets=[PROD, elsewhere], test=elsewhere)
+    assert found.vnet_ids == {"srv-01": PROD["id"]} and found.held == {}
+
+
+def test_the_appliances_a_paused_run_waits_for() -> None:
+    servers = [server("srv-01", appliance="app-2"), server("srv-02", appliance="app-3")]
+    found = verdicts(servers)
+    sites = {"app-1": SITE, "app-2": UNREGISTERED, "app-3": BAD_POLICY}
+    assert [s.appliance for s in lc.appliances_awaited(sites, found.held)] == ["app-2"]  # a policy is no appliance fix
+    assert lc.appliances_awaited(sites, {}) == []
+    step = lc.registration_step(UNREGISTERED, "/vaults/v", "/tmp/info.json")
+    assert step == "plmigrate sandbox register-appliance --info /tmp/info.json --vault /vaults/v app-2"
+    assert lc.registration_step(UNREGISTERED, "/vaults/v") == "register it"
+    text = lc.appliance_wait_markdown("wave-01", "/vaults/v", [UNREGISTERED], found.held, 600, "/tmp/info.json")
+    assert "app-2" in text and "/vaults/v" in text and step in text and "holds 1 servers: srv-01" in text
+
+
+def test_the_resolved_appliance_says_which_problems_a_person_fixes_on_the_appliance() -> None:
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    assert lc.resolve_appliance({"fabrics": []}, "app-1", "/vaults/v", None, now, 900).on_appliance
+    fabric = {
+        "id": "/fabrics/f",
+        "name": "f",
+        "properties": {
+            "friendlyName": "app-1",
+            "customDetails": {
+                "instanceType": "InMageRcm",
+                "processServers": [{"id": "ps", "health": "Normal", "lastHeartbeatUtc": "2026-12-01T08:00:00Z"}],
+            },
+        },
+    }
+    setup = {
+        "fabrics": [fabric],
+        "containers": [{"id": "/fabrics/f/c", "name": "c"}],
+        "mappings": [{"id": "/fabrics/f/c/m", "properties": {"policyId": "/policies/p"}}],
+        "policies": [{"id": "/policies/p", "name": "p"}],
+    }
+    stale = lc.resolve_appliance(setup, "app-1", "/vaults/v", None, now, 900)
+    assert "last reported" in stale.problem and stale.on_appliance
+    wrong = lc.resolve_appliance(setup, "app-1", "/vaults/v", "other", now, 900)
+    assert "not in the vault" in wrong.problem and not wrong.on_appliance
+
+
+RG = "/subscriptions/s/resourceGroups/rg-target"
+
+
+def test_one_reading_gives_every_servers_position() -> None:
+    items = [
+        item(name="srv-01", allowed=("DisableProtection",), progress=10, machine="/m/1"),
+        item(name="portal-name", allowed=("DisableProtection",), progress=20, machine="/m/2"),
+    ]
+    ours = {"id": f"{RG}/providers/Microsoft.Compute/virtualMachines/srv-03", "tags": {"managed-by": "plmigrate"}}
+    reading = lc.read_positions(
+        ["srv-01", "srv-02", "srv-03", "srv-04"],
+        {"srv-02": "/m/2"},
+        dict.fromkeys(["srv-01", "srv-02", "srv-03", "srv-04"], RG),
+        items,
+        [],
+        [ours],
+        {"managed-by": "plmigrate"},
+    )
+    stages = {n: p.stage for n, p in reading.positions.items()}
+    assert stages == {"srv-01": "replicating", "srv-02": "replicating", "srv-03": "completed", "srv-04": "ready"}
+    assert reading.items["srv-02"]["name"] == "portal-name" and reading.duplicates == {}
+
+
+def test_a_runs_own_knowledge_overrides_what_azure_shows() -> None:
+    names = ["dup", "refused", "held", "held-done", "issued"]
+    items = [
+        item(name="dup", machine="/m/d"),
+        item(name="dup-2", machine="/m/d"),
+        item(name="refused", allowed=("TestFailover",), point=True),
+    ]
+    vm = {"id": f"{RG}/providers/Microsoft.Compute/virtualMachines/held-done", "tags": {"k": "v"}}
+    reading = lc.read_positions(
+        names,
+        {"dup": "/m/d"},
+        dict.fromkeys(names, RG),
+        items,
+        [],
+        [vm],
+        {"k": "v"},
+        held={"held": ("no agent", "install it"), "held-done": ("no agent", "install it")},
+        refused={"refused": ("test migration refused: Conflict: busy", "see the message")},
+        issued={"issued": ("enable", "j-1")},
+    )
+    p = reading.positions
+    assert p["dup"].stage == "blocked" and "more than once" in p["dup"].reason
+    assert (p["refused"].stage, p["refused"].resume, p["refused"].fix) == ("blocked", "replicated", "see the message")
+    assert (p["held"].stage, p["held"].reason, p["held"].resume) == ("blocked", "no agent", "ready")
+    assert p["held-done"].stage == "completed"  # a preflight problem does not undo a finished migration
+    assert p["issued"].running == "enable" and p["issued"].stage == "ready"
+
+
+def test_unmatched_servers_and_the_machines_their_items_name() -> None:
+    items = [item(name="srv-01", machine="/m/1"), item(name="portal", machine="/m/2")]
+    assert lc.unmatched(["srv-01", "srv-02", "srv-03"], {}, items) == ["srv-02", "srv-03"]
+    assert lc.unmatched(["srv-01", "srv-02", "srv-03"], {"srv-02": "/m/2"}, items) == ["srv-03"]
+    assert lc.item_machines(["SRV-01", "srv-02"], items) == {"SRV-01": "/m/1"}
+
+
+def test_due_writes_skip_held_and_duplicated_servers() -> None:
+    decisions = {
+        "a": lc.Next("act", "enable"),
+        "b": lc.Next("act", "enable"),
+        "c": lc.Next("act", "test_failover"),
+        "d": lc.Next("wait"),
+        "e": lc.Next("stuck", "commit", "no"),
+    }
+    assert lc.due_writes(decisions, {"b": ("x", "y")}, {"c": "twice"}) == {"a": "enable"}
+
+
+def test_cutover_writes_only_for_approved_servers_inside_a_window() -> None:
+    due: dict[str, lc.Action] = {"a": "unplanned_failover", "b": "remove", "c": "test_failover"}
+    inside = lc.WindowCheck(True, closes=dt.datetime(2026, 12, 1, 23, tzinfo=dt.UTC))
+    assert lc.gate_cutover(due, {"a"}, inside) == ({"a": "unplanned_failover", "c": "test_failover"}, {"a"}, "")
+    closed = lc.WindowCheck(False)
+    writes, approved, why = lc.gate_cutover(due, {"a", "b"}, closed)
+    assert writes == {"c": "test_failover"} and approved == set() and "window closed during the run" in why
+    assert lc.gate_cutover(due, set(), closed)[2] == ""  # nothing approved: nothing stopped
+
+
+def test_each_wait_is_bounded_by_the_timeout_of_its_kind() -> None:
+    timeouts = {"enable": 10.0, "initial_replication": 100.0}.__getitem__
+    replicating = Position("replicating", "initial replication in progress")
+    enabling = Position("ready", "enabling", running="enable", running_job="j")
+    wait = {"a": lc.Next("wait"), "b": lc.Next("done")}
+    began, within = lc.track_waits({}, wait, {"a": enabling, "b": replicating}, set(), 0.0, timeouts)
+    assert began == {"a": ("enable", 0.0)} and within
+    began, within = lc.track_waits(began, wait, {"a": enabling, "b": replicating}, set(), 11.0, timeouts)
+    assert not within  # the enable took longer than its 10 s
+    began, within = lc.track_waits(began, wait, {"a": replicating, "b": replicating}, set(), 12.0, timeouts)
+    assert began == {"a": ("initial_replication", 12.0)} and within  # a new kind of wait starts its own clock
+    began, within = lc.track_waits(
+        began, {"a": lc.Next("done"), "b": lc.Next("act")}, {"a": replicating, "b": replicating}, {"b"}, 13.0, timeouts
+    )
+    assert began == {"b": ("initial_replication", 13.0)} and within  # a write just issued waits too
+
+
+def test_the_report_says_why_a_server_did_not_arrive() -> None:
+    names = ["held", "stuck", "late", "done"]
+    positions = {
+        "held": Position("replicating", "initial replication in progress"),
+        "stuck": Position("tested", "ready for cutover"),
+        "late": Position("replicating", "initial replication in progress (40%)"),
+        "done": Position("migrated", "failed over and committed"),
+    }
+    reading = lc.Reading({}, {}, positions)
+    decisions = {
+        "held": lc.Next("wait"),
+        "stuck": lc.Next("stuck", reason="cutover not approved"),
+        "late": lc.Next("wait"),
+        "done": lc.Next("done"),
+    }
+    rows = {
+        r.server: r
+        for r in lc.report_rows(
+            reading, decisions, {"held": ("no agent", "install")}, dict.fromkeys(names, RG), "migrated"
+        )
+    }
+    assert rows["held"].reason.endswith("; held: no agent") and rows["held"].fix == "install"
+    assert rows["stuck"].reason == "ready for cutover; cutover not approved"
+    assert rows["late"].reason.endswith("(still on its way at the timeout; a re-run picks it up)")
+    assert rows["done"].reason == "failed over and committed"
+
+
+def test_stage_counts_keep_the_stages_order_and_the_progress_line_shows_them() -> None:
+    from plmigrate.progress import Progress
+
+    counts = lc.stage_counts([Position("blocked", "x"), Position("replicated", "y"), Position("replicating", "z")])
+    assert list(counts)[:2] == ["ready", "replicating"] and list(counts)[-1] == "blocked"
+    line = Progress(1, 3, counts, "at replicated", "wave-01 to replicated").line()
+    assert line == "wave-01 to replicated: replicating 1 · replicated 1 · blocked 1 (1/3 at replicated)"
+    assert Progress(5, 10).line() == "5/10 servers recorded"
+
+
+def test_the_cli_progress_line_refreshes_on_a_terminal_and_logs_each_change_otherwise() -> None:
+    import io
+
+    from plmigrate.cli import ProgressLine
+    from plmigrate.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    updates = [
+        Progress(0, 2, {"ready": 2}, title="w to replicating"),
+        Progress(0, 2, {"ready": 2}, title="w to replicating"),
+        Progress(1, 2, {"ready": 1, "replicating": 1}, title="w to replicating"),
+    ]
+    log, tty = io.StringIO(), Terminal()
+    for stream in (log, tty):
+        shown = ProgressLine(stream)
+        for update in [Progress(2, 2, {"ready": 2}, title="w readiness"), *updates]:
+            shown(update)
+        shown.close()
+    assert log.getvalue().splitlines() == [
+        "w readiness: ready 2 (2/2 servers recorded)",
+        "w to replicating: ready 2 (0/2 servers recorded)",
+        "w to replicating: ready 1 · replicating 1 (1/2 servers recorded)",
+    ]
+    assert tty.getvalue() == (
+        "\rw readiness: ready 2 (2/2 servers recorded)\x1b[K\nw to replicating: ready 2 (0/2 servers recorded)\x1b[K"
+        "\rw to replicating: ready 1 · replicating 1 (1/2 servers recorded)\x1b[K\n"
+    )
