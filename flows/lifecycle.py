@@ -1,14 +1,17 @@
 """Moving a wave's servers: after the landing zone and readiness (flows/wave.py), drive every
 server forward to the target stage through the stages before it, reading each server's stage from
-Azure Site Recovery on every cycle.
+Azure Site Recovery on every cycle. The flow only composes; every decision is a plain function of
+plmigrate.lifecycle fed what the tasks read:
 
-    preflight (reads only; every problem at once, each blocking only the servers it concerns)
-      → cycle: read the containers' items + failed jobs (~N/100 + constant reads)
-               → decide per server (plmigrate.lifecycle.next_action, pure)
-               → [before the first cutover write: approval (ticket, approver, servers) + window]
-               → issue the due writes in batches, none waiting on its operation
-      → until every server has arrived, is stuck, or its wait ran past the business unit's timeout
-      → report (servers table, stage counts, cutover evidence)
+    preflight: read the vault's setup, discoveries, target groups and VNets → lc.judge_preflight
+      (every problem at once, each holding only its servers); where a person can resume the run,
+      pause for an unregistered or unhealthy appliance and read again on Resume
+    → cycle: observe (the containers' pages + failed jobs + VMs: ~N/100 + constant reads)
+             → lc.read_positions → lc.next_action per server → lc.due_writes
+             → approve (before the first cutover write: ticket, approver, servers; lc.gate_cutover)
+             → write the due actions in batches, none waiting on its operation
+             → lc.track_waits: go on while someone's wait is within the business unit's timeout
+    → report (lc.report_rows: servers table, stage counts, cutover evidence)
 
 A second run with the same target finds every server there and writes nothing; a run killed at
 any point is resumed by running it again (items are named after servers, running jobs are
