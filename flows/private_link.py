@@ -17,6 +17,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.futures import PrefectFuture
 from prefect.input import RunInput
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import opaque
 from pydantic import Field
 
 from plmigrate.approval import ResumeRecord, WaitMode, wait_mode, waiting_line
@@ -62,6 +63,11 @@ from tasks.roles import grant_vault_roles
 from tasks.storage import allow_trusted_services
 from tasks.vault import ensure_resource_group, ensure_vault
 
+# An upstream future handed to a task as a parameter goes in `opaque(...)`: Prefect resolves it
+# and still records the dependency (the UI's graph), but does not ask the Prefect server for the
+# upstream task run's state when it creates the downstream run (a GET per future, which made the
+# zone groups of a converged re-run wait ~0.5 s: docs/performance.md), nor walk the result.
+#
 # A task waiting for its upstream futures holds a pool thread, and the landing zone submits every
 # task up front, so the pool has room for all of them at once: with 8 threads, blob endpoints
 # queued behind zone groups and DNS checks that were only waiting. ARM calls in flight are bounded
@@ -137,7 +143,7 @@ def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> VaultS
     endpoint = ensure_private_endpoint.submit(
         target, **bu.private_endpoint(bu.vault_name, vault_id, ASR_GROUP_ID), dry_run=dry_run, wait_for=[vault]
     )
-    zone_group = ensure_zone_group.submit(target, endpoint, [zone], dry_run)
+    zone_group = ensure_zone_group.submit(target, opaque(endpoint), [opaque(zone)], dry_run)
     return VaultSide(groups=groups, vault=vault, zone=zone, endpoint=endpoint, zone_group=zone_group)
 
 
@@ -209,7 +215,7 @@ def prepare_storage_accounts(
     for account in accounts:
         # 3. Grant roles to the vault identity; let trusted services through the account's firewall
         roles = grant_vault_roles.submit(
-            target, account, vault_side.vault, bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
+            target, account, opaque(vault_side.vault), bu.timeouts.role_seconds, bu.timeouts.role_retry_seconds, dry_run
         )
         trusted = allow_trusted_services.submit(target, bu.storage_account(account.name), dry_run, account)
         # 4. Create endpoint: the blob endpoint, and its zone group once the zone exists too
@@ -219,7 +225,7 @@ def prepare_storage_accounts(
             dry_run=dry_run,
             wait_for=[endpoint_group],
         )
-        zone_group = ensure_zone_group.submit(target, endpoint, [zone], dry_run)
+        zone_group = ensure_zone_group.submit(target, opaque(endpoint), [opaque(zone)], dry_run)
         sides[account.name] = AccountSide(account, roles, trusted, endpoint, zone_group)
     return StorageSide(zone=zone, accounts=sides)
 
@@ -385,7 +391,7 @@ def verify_endpoint_dns(
     """Step 2: an endpoint's FQDNs from the appliance's nameservers, as soon as its zone group
     (which writes the A records) is done."""
     return verify_dns.submit(
-        endpoint,
+        opaque(endpoint),
         nameservers,
         bu.region,
         bu.timeouts.dns_seconds,

@@ -17,7 +17,7 @@ from plmigrate.facts import EndpointFacts, VaultFacts
 from plmigrate.inventory import Server
 from plmigrate.lifecycle import LifecycleReport
 from plmigrate.model import BusinessUnit
-from plmigrate.report import AccountReport, table_cell
+from plmigrate.report import AccountReport, Rows, table_cell
 from plmigrate.rules import AccountFacts, CacheChoice, select_cache_account
 
 T = TypeVar("T")
@@ -202,7 +202,7 @@ class WaveReport(BaseModel):
     vault_id: str
     accounts: list[AccountReport] = Field(default_factory=list)
     account_problems: dict[str, Problem] = Field(default_factory=dict)
-    servers: list[ServerState] = Field(default_factory=list)
+    servers: Rows[ServerState] = Field(default_factory=Rows)
     lifecycle: LifecycleReport | None = Field(default=None, description="With a target past ready: each stage.")
 
     @property

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
+from prefect.utilities.collections import visit_collection
+
 from plmigrate.facts import ConnectionFacts, EndpointFacts, RoleGrant, VaultFacts
-from plmigrate.report import AccountReport, LandingZoneReport, render_markdown
+from plmigrate.report import AccountReport, LandingZoneReport, Rows, render_markdown
+from plmigrate.wave import ServerState, WaveReport
 
 VAULT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v"
 ACCOUNT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1"
@@ -123,3 +128,37 @@ def test_zones_this_run_created_say_so_and_count() -> None:
     assert f"| private DNS zone | `{made}` | created |" in text
     assert "| private DNS zone | `/other-zone` | unchanged |" in text
     assert report.writes == before.writes + 1
+
+
+def _wave(n: int) -> WaveReport:
+    states = [
+        ServerState(
+            server=f"srv-{i:05d}", source_type="vmware", appliance="a", replication_account="r", state="ready",
+            reason="ok",
+        )
+        for i in range(n)
+    ]
+    return WaveReport(business_unit="finance", wave="wave-01", vault_id=VAULT, servers=states)
+
+
+def test_a_wave_reports_servers_as_rows_prefect_does_not_walk_into() -> None:
+    report = _wave(3)
+    assert isinstance(report.servers, Rows) and len(report.servers) == 3
+    # Prefect's walk of a flow's return value looks for futures in lists, dicts, dataclasses and
+    # models: the rows are one leaf of it, whatever their number.
+    visited: list[object] = []
+    visit_collection(report, lambda expr: visited.append(expr) or expr, return_data=False)
+    assert report.servers in visited and not any(isinstance(v, ServerState) for v in visited)
+
+
+def test_rows_read_like_a_list_and_round_trip_through_json_and_pickle() -> None:
+    report = _wave(3)
+    servers = list(report.servers)
+    assert report.servers == servers and report.servers[1].server == "srv-00001"
+    assert report.servers[:2] == servers[:2] and isinstance(report.servers[:2], list)
+    assert [s.server for s in report.servers] == ["srv-00000", "srv-00001", "srv-00002"]
+    assert report.model_dump()["servers"][0]["server"] == "srv-00000"
+    assert WaveReport.model_validate_json(report.model_dump_json()) == report
+    assert pickle.loads(pickle.dumps(report)) == report
+    assert WaveReport.model_json_schema()["properties"]["servers"]["type"] == "array"
+    assert WaveReport(business_unit="b", wave="w", vault_id=VAULT).servers == []
