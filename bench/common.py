@@ -259,6 +259,15 @@ def split_times(sandbox: Any, started: float, ended: float) -> dict[str, float]:
     }
 
 
+def after_final_state(state: Any, returned_at: float) -> float:
+    """Seconds from a flow run's terminal state (its client-side timestamp, taken when the engine
+    built it from the flow's return value) to the flow call's return (`returned_at`, time.time()):
+    the engine's exit, i.e. the final state's API call and the sync engine's heartbeat thread
+    join (it sleeps in 1 s steps: 0-1 s). Part of the tail; the rest of the tail is the flow's own
+    work after the last ARM answer (its last task runs, artifacts, the return-value walk)."""
+    return returned_at - state.timestamp.timestamp()
+
+
 def load_average() -> float:
     """The machine's 1-minute load average (the benchmark shares its cores with whatever runs)."""
     return os.getloadavg()[0]

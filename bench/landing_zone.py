@@ -49,6 +49,7 @@ from bench.common import (
     BUSINESS_UNIT,
     SCENARIO,
     PrefectServer,
+    after_final_state,
     import_lazy_modules,
     load_average,
     median_min_max,
@@ -275,11 +276,12 @@ def flow_phase(api_url: str, server_env: dict[str, str], scenario: str, rerun: b
         load = load_average()
         started = time.monotonic()
         state = private_link_landing_zone(str(BUSINESS_UNIT), f"sandbox:{info}", return_state=True)
-        ended = time.monotonic()
+        ended, returned_at = time.monotonic(), time.time()
         report = state.result(raise_on_failure=False)
         calls = sandbox.world.call_report()
         return {
             **split_times(sandbox, started, ended),
+            "after_final_seconds": after_final_state(state, returned_at),
             "load": load,
             "state": state.type.value,
             "error": repr(report) if isinstance(report, BaseException) else "",
@@ -343,6 +345,9 @@ def table(title: str, flow: list[dict[str, Any]], script: list[dict[str, Any]], 
     def row(label: str, key: str) -> str:
         return f"| {label} | {spread(_column(flow, key))} | {spread(_column(script, key))} |"
 
+    def flow_row(label: str, key: str) -> str:
+        return f"| {label} | {spread(_column(flow, key))} | — |"
+
     w = median_min_max(_column(flow, "wall_seconds"))[0]
     s = median_min_max(_column(script, "wall_seconds"))[0]
     lines = [
@@ -352,6 +357,7 @@ def table(title: str, flow: list[dict[str, Any]], script: list[dict[str, Any]], 
         row("start-up (call → first ARM request)", "startup_seconds"),
         row("ARM window (first request → last answer)", "arm_seconds"),
         row("tail (last ARM answer → return)", "tail_seconds"),
+        flow_row("of it, after the Completed state (state API call, heartbeat join)", "after_final_seconds"),
         f"| flow / script (medians) | **{w / s:.2f}** | |" if s > 0 else "| flow / script | — | |",
         f"| flow - script (medians) | {w - s:.2f} s | |",
     ]

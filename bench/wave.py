@@ -51,6 +51,7 @@ from bench.common import (
     WAVE,
     DroppedRecords,
     PrefectServer,
+    after_final_state,
     grep_dropped,
     import_lazy_modules,
     load_average,
@@ -203,8 +204,8 @@ def wave_phase(
     load = load_average()
     started = time.monotonic()
     state = migration_wave(run, return_state=True)
-    ended = time.monotonic()
-    times = split_times(sandbox, started, ended)
+    ended, returned_at = time.monotonic(), time.time()
+    times = split_times(sandbox, started, ended) | {"after_final_seconds": after_final_state(state, returned_at)}
     arm = _arm(sandbox)
     report = state.result(raise_on_failure=False)
     failed = isinstance(report, BaseException)
@@ -314,6 +315,8 @@ def _table(n: int, label: str, waves: list[dict[str, Any]], bases: list[dict[str
         row("start-up (call → first ARM request)", "startup_seconds"),
         row("ARM window (first request → last answer)", "arm_seconds"),
         row("tail (last ARM answer → return)", "tail_seconds"),
+        f"| of it, after the Completed state (state API call, heartbeat join) | "
+        f"{spread(_col(waves, 'after_final_seconds'))} | — |",
         f"| ratio wave / baseline (medians) | **{w / b:.2f}** | |" if b else "| ratio | — | |",
         f"| Prefect overhead: wave - baseline (medians) | {w - b:.2f} s | |" if b else "| overhead | — | |",
         f"| ARM reads / writes / 429s | {same('reads')} / {same('writes')} / {same('throttled')} | "
