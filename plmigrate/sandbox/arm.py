@@ -7,8 +7,9 @@ an `ArmResponse` or raises `ArmError`, which the server turns into ARM's error e
 from __future__ import annotations
 
 import base64
+import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -220,6 +221,15 @@ def _top(req: ArmRequest) -> int:
             "InvalidQueryParameterValue", f"The value '{raw}' of the query parameter '$top' is not valid."
         )
     return int(raw)
+
+
+def page_window(req: ArmRequest, sorted_keys: Sequence[str]) -> list[str]:
+    """Out of IDs already sorted as `paged` orders them (lower case), the ones `paged` can serve for
+    this request: after its `$skipToken`, one more than a page (so `paged` knows a next page exists).
+    A list of thousands then copies and sorts a page's worth, not all of them."""
+    token = req.query.get(SKIP_TOKEN)
+    start = bisect.bisect_right(sorted_keys, _decode_token(token)) if token else 0
+    return list(sorted_keys[start : start + PAGE_SIZE + 1])
 
 
 def paged(req: ArmRequest, items: Iterable[dict[str, Any]], *, honour_top: bool = False) -> ArmResponse:

@@ -127,14 +127,18 @@ def site_body(sub: str, appliance: ApplianceSeed, kind: str) -> dict[str, Any]:
     }
 
 
-def machines_of(world: World, appliance: str) -> list[dict[str, Any]]:
-    """Every machine an appliance discovered, across its sites."""
-    return [
-        m
-        for kind in (VMWARE_SITES, SERVER_SITES)
-        for m in world.by_type(f"{kind}/machines")
-        if world.meta_of(m["id"]).get("appliance", "").lower() == appliance.lower()
-    ]
+def machines_of(world: World, appliance: str, *, copy: bool = True) -> list[dict[str, Any]]:
+    """Every machine an appliance discovered, across its sites. `copy=False`: the stored bodies
+    themselves, for a caller that only reads them (the fabric lists one agent per machine)."""
+    wanted = appliance.lower()
+    with world.lock:
+        keys = [
+            k
+            for kind in (VMWARE_SITES, SERVER_SITES)
+            for k in world.type_keys(f"{kind}/machines")
+            if str((world.meta.get(k) or {}).get("appliance", "")).lower() == wanted
+        ]
+        return [world.require(k) if copy else world.resources[k] for k in keys]
 
 
 def find_machine(world: World, machine_id: str) -> dict[str, Any] | None:
@@ -167,9 +171,8 @@ def get_site(req: ArmRequest) -> ArmResponse:
 
 def list_machines(req: ArmRequest) -> ArmResponse:
     site = _require_site(req)
-    prefix = site["id"].lower() + "/machines/"
     with req.world.lock:
-        refs = [{"id": r["id"]} for k, r in req.world.resources.items() if k.startswith(prefix)]
+        refs = [{"id": req.world.resources[k]["id"]} for k in req.world.child_keys(site["id"], "machines")]
     # Page the references, then copy only the page (an appliance may discover thousands).
     response = paged(req, refs)
     response.body["value"] = [req.world.require(r["id"]) for r in response.body["value"]]

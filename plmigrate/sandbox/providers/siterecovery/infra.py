@@ -467,7 +467,7 @@ def fabric_view(world: World, fabric: dict[str, Any], item_count: int | None = N
             "health": "Normal",
             "healthErrors": [],
         }
-        for m in (offazure.machines_of(world, appliance) if seed else [])
+        for m in (offazure.machines_of(world, appliance, copy=False) if seed else [])
         if (m["properties"].get("mobilityAgent") or {}).get("installed")
     ]
     details.setdefault("reprotectAgents", [])
@@ -481,12 +481,10 @@ def fabric_view(world: World, fabric: dict[str, Any], item_count: int | None = N
 
 def protected_count(world: World, fabric_id: str) -> int:
     """How many items the fabric's containers hold (counted by key: nothing is copied)."""
-    prefix = fabric_id.lower() + "/replicationprotectioncontainers/"
     with world.lock:
         return sum(
-            1
-            for k in world.resources
-            if k.startswith(prefix) and k[len(prefix) :].count("/") == 2 and "/replicationprotecteditems/" in k
+            len(world.child_keys(container, "replicationProtectedItems"))
+            for container in world.child_keys(fabric_id, "replicationProtectionContainers")
         )
 
 

@@ -33,6 +33,7 @@ from plmigrate.sandbox.providers.siterecovery.errors import Problem
 from plmigrate.sandbox.world import World, key
 
 ITEM_TYPE = infra.CONTAINER_TYPE + "/replicationProtectedItems"
+CHILD = "replicationProtectedItems"  # the items' collection under a container
 KINDS = ("InMageRcm", "HyperVReplicaAzure")
 STALL_AT = 0.37  # a stalled replication stops at 37 %
 
@@ -225,7 +226,8 @@ def _recovery_point(world: World, meta: dict[str, Any], rid: str, now: float) ->
 def _inmagercm_details(world: World, meta: dict[str, Any], props: dict[str, Any], now: float) -> dict[str, Any]:
     rid = props.get("_id") or meta["item_id"]
     given = meta["input"]
-    machine = world.get(given.get("fabricDiscoveryMachineId", "")) or {"properties": {}}
+    # Read, not copied: only read here (a page renders 100 of these).
+    machine = world.resources.get(key(given.get("fabricDiscoveryMachineId") or "")) or {"properties": {}}
     mprops = machine["properties"]
     point_id, point_time = _recovery_point(world, meta, rid, now)
     vnet_subnet = given.get("targetSubnetName")
@@ -782,11 +784,8 @@ def render(world: World, rid: str) -> dict[str, Any] | None:
 def child_refs(world: World, parent_id: str, child_type: str) -> list[dict[str, Any]]:
     """`{"id"}` of each direct child, without copying the children: lists page these first and
     copy only the page (a container may hold thousands of items, a vault tens of thousands of jobs)."""
-    prefix = key(parent_id) + "/" + child_type.lower() + "/"
     with world.lock:
-        return [
-            {"id": r["id"]} for k, r in world.resources.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
-        ]
+        return [{"id": world.resources[k]["id"]} for k in world.child_keys(parent_id, child_type)]
 
 
 def container_items(world: World, container_id: str) -> list[dict[str, Any]]:

@@ -6,21 +6,30 @@ injected fault), `applied`. Reading a job (or the item it works on) after its en
 the item's `FINISHERS[kind]` applies the outcome and may report a `Problem`, which fails the job
 with `errors[]` (service error: code, message, possible causes, recommended action) and marks the
 task that failed. The job's name is the last segment of the write's `Azure-AsyncOperation` URL.
+
+A vault may hold tens of thousands of jobs, so an index per world (rebuilt from the stored jobs when
+missing, e.g. after a restore) keeps each vault's jobs in start order, its unfinished jobs by end
+time and its jobs by state: the jobs list settles only the jobs whose time has come and filters only
+the jobs a `startTime`/`endTime`/`jobStatus` clause can match.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 import re
 import uuid
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, bad_request, not_found
 from plmigrate.sandbox.providers.siterecovery import clock
 from plmigrate.sandbox.providers.siterecovery.errors import Problem
-from plmigrate.sandbox.world import World
+from plmigrate.sandbox.world import World, key
 
 JOB_TYPE = "Microsoft.RecoveryServices/vaults/replicationJobs"
 
@@ -93,6 +102,48 @@ def job_id(vault_id: str, name: str) -> str:
     return f"{vault_id}/replicationJobs/{name}"
 
 
+@dataclass
+class _VaultJobs:
+    started: list[tuple[float, str]] = field(default_factory=list)  # (start, job key), in start order
+    start_of: dict[str, float] = field(default_factory=dict)  # job key -> start
+    due: list[tuple[float, str]] = field(default_factory=list)  # heap of (end, job key) not yet applied
+    by_state: dict[str, set[str]] = field(default_factory=dict)  # state (lower case) -> job keys
+
+
+_INDEX: weakref.WeakKeyDictionary[World, dict[str, _VaultJobs]] = weakref.WeakKeyDictionary()
+
+
+def _vault_key(jid: str) -> str:
+    return key(jid).rsplit("/replicationjobs/", 1)[0]
+
+
+def _index(world: World) -> dict[str, _VaultJobs]:
+    """The world's job index, built from the stored jobs the first time it is needed."""
+    found = _INDEX.get(world)
+    if found is None:
+        found = {}
+        for k in world.type_keys(JOB_TYPE):
+            meta = world.meta.get(k) or {}
+            _add(found, k, float(meta.get("start", 0.0)), float(meta.get("end", 0.0)), bool(meta.get("applied")))
+            found[_vault_key(k)].by_state.setdefault(world.resources[k]["properties"]["state"].lower(), set()).add(k)
+        _INDEX[world] = found
+    return found
+
+
+def _add(index: dict[str, _VaultJobs], k: str, start: float, end: float, applied: bool) -> None:
+    jobs = index.setdefault(_vault_key(k), _VaultJobs())
+    bisect.insort(jobs.started, (start, k))
+    jobs.start_of[k] = start
+    if not applied:
+        heapq.heappush(jobs.due, (end, k))
+
+
+def _state_changed(world: World, k: str, before: str, after: str) -> None:
+    states = _index(world).setdefault(_vault_key(k), _VaultJobs()).by_state
+    states.get(before.lower(), set()).discard(k)
+    states.setdefault(after.lower(), set()).add(k)
+
+
 def start(
     world: World,
     vault_id: str,
@@ -141,6 +192,7 @@ def start(
         },
     }
     with world.lock:
+        index = _index(world)
         stored = world.put(body)
         world.meta_of(stored["id"]).update(
             {
@@ -153,6 +205,9 @@ def start(
                 "data": data or {},
             }
         )
+        k = key(stored["id"])
+        _add(index, k, began, ends, False)
+        index[_vault_key(k)].by_state.setdefault("inprogress", set()).add(k)
     return stored
 
 
@@ -173,11 +228,13 @@ def settle(world: World, jid: str) -> None:
             problem = problem or outcome
         meta["outcome"] = problem.as_dict() if problem else None
         props = job["properties"]
+        before = props["state"]
         props["state"] = "Failed" if problem else "Succeeded"
         props["stateDescription"] = "Failed" if problem else "Completed"
         props["endTime"] = clock.stamp(meta["end"])
         props["allowedActions"] = ["Restart"] if problem else []
         world.put(job)
+        _state_changed(world, key(jid), before, props["state"])
 
 
 def cancel(world: World, jid: str) -> None:
@@ -185,6 +242,7 @@ def cancel(world: World, jid: str) -> None:
     with world.lock:
         meta = world.meta_of(jid)
         job = world.require(jid)
+        before = job["properties"]["state"]
         meta.update({"applied": True, "outcome": None, "cancelled": True, "end": clock.now(world)})
         job["properties"].update(
             {
@@ -195,6 +253,7 @@ def cancel(world: World, jid: str) -> None:
             }
         )
         world.put(job)
+        _state_changed(world, key(jid), before, "Cancelled")
 
 
 def view(world: World, job: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +335,55 @@ def _parse_time(text: str) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         raise bad_request("InvalidFilter", f"'{text}' is not a valid time in the $filter.") from None
+
+
+def settle_due(world: World, vault_id: str) -> None:
+    """Settle every job of the vault whose end has come, in end order (each once)."""
+    with world.lock:
+        jobs = _index(world).get(key(vault_id))
+        if jobs is None:
+            return
+        now = clock.now(world)
+        while jobs.due and jobs.due[0][0] <= now:
+            _, k = heapq.heappop(jobs.due)
+            meta = world.meta.get(k)
+            if meta and not meta.get("applied") and k in world.resources:
+                if float(meta["end"]) > now:  # not this entry's time after all: keep it queued
+                    heapq.heappush(jobs.due, (float(meta["end"]), k))
+                    break
+                settle(world, k)
+
+
+def candidates(world: World, vault_id: str, filter_text: str | None) -> list[str] | None:
+    """The keys of the vault's jobs a filter can match, narrowed by its `startTime`/`endTime` bounds
+    and `jobStatus`; None when the filter does not parse (the caller then checks every job, so a bad
+    clause is refused exactly as `matches` refuses it)."""
+    low, high, status = -math.inf, math.inf, None
+    for clause in re.split(r"\s+and\s+", filter_text.strip(), flags=re.IGNORECASE) if filter_text else []:
+        found = _CLAUSE.match(clause)
+        if not found:
+            return None
+        name, value = found.group(1).lower(), found.group(3)
+        if name in {"starttime", "endtime"}:
+            try:
+                when = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return None
+            low, high = (max(low, when), high) if name == "starttime" else (low, min(high, when))
+        elif name == "jobstatus":
+            status = value.lower()
+        elif name not in {"jobname", "affectedobjecttypes", "fabricid"}:
+            return None
+    with world.lock:
+        jobs = _index(world).get(key(vault_id))
+        if jobs is None:
+            return []
+        if status is not None:  # usually the narrower: the failed jobs of a run
+            keys = [k for k in jobs.by_state.get(status, ()) if low <= jobs.start_of.get(k, 0.0) <= high]
+        else:
+            window = jobs.started[bisect.bisect_left(jobs.started, (low, "")) :]
+            keys = [k for began, k in window if began <= high]
+        return [k for k in keys if k in world.resources]
 
 
 def matches(world: World, job: dict[str, Any], filter_text: str | None) -> bool:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found, paged
+from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found, page_window, paged
 from plmigrate.sandbox.providers import offazure
 from plmigrate.sandbox.providers.recoveryservices import VAULT, require_vault
 from plmigrate.sandbox.providers.siterecovery import clock, errors, infra, items, jobs
+from plmigrate.sandbox.world import key
 
 FABRICS = VAULT + "/replicationFabrics"
 FABRIC = FABRICS + "/{fabricName}"
@@ -82,7 +83,7 @@ def list_vault_containers(req: ArmRequest) -> ArmResponse:
 
 def _with_counts(req: ArmRequest, containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for container in containers:
-        container["properties"]["protectedItemCount"] = len(items.container_items(req.world, container["id"]))
+        container["properties"]["protectedItemCount"] = len(req.world.child_keys(container["id"], items.CHILD))
     return containers
 
 
@@ -294,10 +295,13 @@ def get_item(req: ArmRequest) -> ArmResponse:
     return ArmResponse(200, shown)
 
 
-def _page_of_views(req: ArmRequest, found: list[dict[str, Any]]) -> ArmResponse:
-    """Page the stored items first, then bring only that page up to now: a walk over N items costs
-    N views, not N²/100. An item whose removal completes as it is viewed drops out of its page."""
-    response = paged(req, found)
+def _page_of_views(req: ArmRequest, keys: list[str]) -> ArmResponse:
+    """Page the stored items' keys (sorted) first, then bring only that page up to now: a page costs
+    its 100 views whatever the container holds. An item whose removal completes as it is viewed
+    drops out of its page."""
+    with req.world.lock:
+        window = [{"id": req.world.resources[k]["id"]} for k in page_window(req, keys) if k in req.world.resources]
+    response = paged(req, window)
     cache: dict[str, Any] = {}
     stored = (req.world.get(ref["id"]) for ref in response.body["value"])
     shown = (items.view(req.world, i, cache) for i in stored if i is not None)
@@ -306,11 +310,11 @@ def _page_of_views(req: ArmRequest, found: list[dict[str, Any]]) -> ArmResponse:
 
 
 def list_items(req: ArmRequest) -> ArmResponse:
-    return _page_of_views(req, items.container_items(req.world, _container(req)["id"]))
+    return _page_of_views(req, req.world.child_keys(_container(req)["id"], items.CHILD))
 
 
 def list_vault_items(req: ArmRequest) -> ArmResponse:
-    return _page_of_views(req, items.vault_items(req.world, require_vault(req)["id"]))
+    return _page_of_views(req, sorted(key(i["id"]) for i in items.vault_items(req.world, require_vault(req)["id"])))
 
 
 def _action(operation: str, kind: str, before: Any) -> Any:
@@ -466,7 +470,7 @@ def _protectable(req: ArmRequest, container: dict[str, Any]) -> list[dict[str, A
     }
     providers = world.children(fabric_id, "replicationRecoveryServicesProviders")
     out = []
-    for machine in offazure.machines_of(world, appliance):
+    for machine in offazure.machines_of(world, appliance, copy=False):
         item_id = protected.get(machine["id"].lower())
         agent = bool((machine["properties"].get("mobilityAgent") or {}).get("installed"))
         out.append(
@@ -571,14 +575,17 @@ def list_jobs(req: ArmRequest) -> ArmResponse:
     filter_text = req.query.get("$filter")
     found = []
     with req.world.lock:
-        for ref in items.child_refs(req.world, vault["id"], "replicationJobs"):
-            if not req.world.meta_of(ref["id"]).get("applied"):
-                jobs.settle(req.world, ref["id"])
-            stored = req.world.resources.get(ref["id"].lower())  # read, not copied: most are filtered out
+        jobs.settle_due(req.world, vault["id"])
+        narrowed = jobs.candidates(req.world, vault["id"], filter_text)
+        if narrowed is None:  # a filter that does not parse: every job is checked, and refused as before
+            narrowed = [key(r["id"]) for r in items.child_refs(req.world, vault["id"], "replicationJobs")]
+        for k in narrowed:
+            stored = req.world.resources.get(k)  # read, not copied: many are filtered out
             if stored is not None and jobs.matches(req.world, stored, filter_text):
-                found.append(ref)
+                found.append(k)
+        window = [{"id": req.world.resources[k]["id"]} for k in page_window(req, sorted(found))]
     # Filter and page the stored jobs, then copy and render only the page's.
-    response = paged(req, found)
+    response = paged(req, window)
     response.body["value"] = [jobs.view(req.world, req.world.require(r["id"])) for r in response.body["value"]]
     return response
 
