@@ -250,7 +250,7 @@ def _enable_write(
         process_server_id=site.process_server_id,
         policy_id=site.policy_id,
         log_storage_account_id=bu.storage_account_id(cache),
-        disk_type="Premium_LRS" if skus.get(server.replication_account, "").startswith("Premium") else "Standard_LRS",
+        disk_type=lc.disk_type(skus.get(server.replication_account, "")),
         target_resource_group_id=_rg_id(bu, server.target_resource_group),
         target_network_id=vnet_id,
         target_subnet=server.target_subnet,
@@ -289,8 +289,9 @@ def approve_cutover(
     if change:
         evidence = lc.CutoverEvidence(change=change, approver=approver or getpass.getuser())
     elif not _can_pause(bu):
-        # A terminal run on a temporary Prefect server: a pause could only time out.
-        return lc.CutoverEvidence(refused="no change ticket, and no Prefect UI to ask for one — pass --change"), set()
+        # A terminal run on a temporary Prefect server (or pausing turned off): a pause could only time out.
+        refused = "no change ticket, and this run cannot pause to ask for one (no Prefect UI a person can open, or "
+        return lc.CutoverEvidence(refused=refused + "approval.pause_in_ui off) — pass --change"), set()
     else:
         publish_markdown(
             f"cutover-approval-{bu.name}-{wave}",
@@ -309,23 +310,15 @@ def approve_cutover(
             )
         except FlowPauseTimeout:
             return lc.CutoverEvidence(refused="nobody approved the cutover before the pause timed out"), set()
-        if not answer.approve or not answer.change_ticket.strip():
-            refused = f"refused by {answer.approver or 'the approver'}" if not answer.approve else "no change ticket"
-            return lc.CutoverEvidence(approver=answer.approver, refused=refused), set()
-        evidence = lc.CutoverEvidence(change=answer.change_ticket.strip(), approver=answer.approver.strip())
-        if answer.servers.strip().lower() not in ("", "all"):
-            asked = {n.strip().lower() for n in answer.servers.split(",") if n.strip()}
-            chosen = {n for n in chosen if n.lower() in asked}
-            evidence.servers = sorted(chosen)
+        evidence, chosen = lc.cutover_answer(
+            answer.change_ticket, answer.approver, answer.servers, answer.approve, wave_servers
+        )
+        if evidence.refused:
+            return evidence, set()
     windows, zone = windows_of(bu.migration)
-    now = dt.datetime.now(zone)
-    check = lc.check_window(windows, now)
-    evidence.approved_at = now.isoformat(timespec="seconds")
-    evidence.window = check.describe()
-    if not check.inside:
-        evidence.refused = check.describe()
-        return evidence, set()
-    logger.info("Cutover of %s approved by %s under change %s", wave, evidence.approver, evidence.change)
+    evidence, chosen = lc.in_window(evidence, chosen, windows, dt.datetime.now(zone))
+    if chosen:
+        logger.info("Cutover of %s approved by %s under change %s", wave, evidence.approver, evidence.change)
     return evidence, chosen
 
 

@@ -904,6 +904,43 @@ def cutover_refusals(
     return problems
 
 
+def cutover_answer(
+    change_ticket: str, approver: str, servers: str, approve: bool, wave_servers: Iterable[str]
+) -> tuple[CutoverEvidence, set[str]]:
+    """The approver's answer to the cutover pause: the evidence and the servers approved ("all",
+    empty, or names separated by commas, case-insensitive); refused, or without a ticket: none."""
+    if not approve or not change_ticket.strip():
+        refused = f"refused by {approver or 'the approver'}" if not approve else "no change ticket"
+        return CutoverEvidence(approver=approver, refused=refused), set()
+    evidence = CutoverEvidence(change=change_ticket.strip(), approver=approver.strip())
+    chosen = set(wave_servers)
+    if servers.strip().lower() not in ("", "all"):
+        asked = {n.strip().lower() for n in servers.split(",") if n.strip()}
+        chosen = {n for n in chosen if n.lower() in asked}
+        evidence.servers = sorted(chosen)
+    return evidence, chosen
+
+
+def in_window(
+    evidence: CutoverEvidence, chosen: set[str], windows: Iterable[Window], now: dt.datetime
+) -> tuple[CutoverEvidence, set[str]]:
+    """An approved cutover checked against the windows at `now` (the business unit's zone): the
+    time and window go into the evidence; outside every window nothing is approved."""
+    check = check_window(windows, now)
+    evidence = evidence.model_copy(
+        update={"approved_at": now.isoformat(timespec="seconds"), "window": check.describe()}
+    )
+    if not check.inside:
+        evidence.refused = check.describe()
+        return evidence, set()
+    return evidence, chosen
+
+
+def disk_type(replication_sku: str) -> str:
+    """The managed disk type of a server's replica: Premium on a Premium replication account."""
+    return "Premium_LRS" if replication_sku.startswith("Premium") else "Standard_LRS"
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Putting one read together, and the report
 

@@ -225,6 +225,13 @@ def test_cutover_outside_a_window_or_with_the_approval_refused_writes_nothing(wo
     assert set(stages(report).values()) == {"tested"} and sr_writes(box) == writes
     assert "refused by cab" in report.lifecycle.cutover.refused
 
+    # Pausing turned off (approval.pause_in_ui, the landing zone's wait_mode decision): no ticket, no
+    # pause, nothing cut over.
+    no_pause = run(business_unit(migration=migration(), approval={"pause_in_ui": False}), target, to="migrated",
+                   servers=two)  # fmt: skip
+    assert set(stages(no_pause).values()) == {"tested"} and sr_writes(box) == writes
+    assert "cannot pause" in no_pause.lifecycle.cutover.refused  # the branch that never pauses
+
 
 def test_an_unregistered_appliance_pauses_the_run_until_registered_or_the_approval_timeout(
     world, business_unit, tmp_path

@@ -887,3 +887,33 @@ def test_the_cli_progress_line_refreshes_on_a_terminal_and_logs_each_change_othe
         "\rw readiness: ready 2 (2/2 servers recorded)\x1b[K\nw to replicating: ready 2 (0/2 servers recorded)\x1b[K"
         "\rw to replicating: ready 1 · replicating 1 (1/2 servers recorded)\x1b[K\n"
     )
+
+
+def test_the_approvers_answer_to_the_cutover_pause() -> None:
+    wave = ["fin-web-01", "fin-web-02", "fin-app-01"]
+    evidence, chosen = lc.cutover_answer(" CHG1 ", "cab ", "all", True, wave)
+    assert (evidence.change, evidence.approver, evidence.refused, chosen) == ("CHG1", "cab", "", set(wave))
+    evidence, chosen = lc.cutover_answer("CHG1", "cab", "FIN-WEB-01, fin-app-01,", True, wave)
+    assert chosen == {"fin-web-01", "fin-app-01"} and evidence.servers == ["fin-app-01", "fin-web-01"]
+    assert lc.cutover_answer("CHG1", "cab", "all", False, wave)[0].refused == "refused by cab"
+    assert lc.cutover_answer("  ", "cab", "all", True, wave) == (
+        lc.CutoverEvidence(approver="cab", refused="no change ticket"),
+        set(),
+    )
+
+
+def test_an_approved_cutover_runs_only_inside_a_window() -> None:
+    zone = zoneinfo.ZoneInfo("Europe/Paris")
+    friday_night = [lc.Window(("fri",), dt.time(22), dt.time(6))]
+    approved = lc.CutoverEvidence(change="CHG1", approver="cab")
+    inside = dt.datetime(2026, 12, 5, 1, 30, tzinfo=zone)  # Saturday 01:30, the Friday window still open
+    evidence, chosen = lc.in_window(approved, {"a"}, friday_night, inside)
+    assert chosen == {"a"} and evidence.approved_at.startswith("2026-12-05T01:30") and "until" in evidence.window
+    evidence, chosen = lc.in_window(approved, {"a"}, friday_night, inside + dt.timedelta(hours=5))
+    assert chosen == set() and "the next opens Fri" in evidence.refused
+    assert approved.refused == "" and approved.approved_at == ""  # the evidence given is not changed
+
+
+def test_the_replicas_disk_type_follows_the_replication_account() -> None:
+    assert lc.disk_type("Premium_LRS") == "Premium_LRS"
+    assert lc.disk_type("Standard_GRS") == lc.disk_type("") == "Standard_LRS"
