@@ -22,9 +22,12 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Two worker processes (pytest-xdist), a test file at a time each: a file's module-scoped fixtures
+# stay in one process, and each process starts its own Prefect test server (docs/performance.md,
+# "The test suite"). A bare `pytest FILE` runs in one process, as before.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 # Playwright drives Debian's Chromium: Playwright's own browser download is not used. The test
 # starts its own Prefect server (own port, PREFECT_API_URL set, temporary PREFECT_HOME), sandbox

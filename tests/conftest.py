@@ -3,6 +3,7 @@ clients built by plmigrate's one factory."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,62 @@ class Admin(AdminClient):
         super().__init__(sandbox.info)
 
 
-@pytest.fixture(scope="session")
-def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    """Start extra sandboxes (each on its own ports) with a given scenario; stopped at the end."""
-    started: list[Sandbox] = []
+class Sandboxes:
+    """Every sandbox the session starts. A test's own sandboxes are stopped when the test ends, in
+    the background (stopping one waits out its servers' poll loops, ~0.1 s, and a running one
+    wakes ~40 times a second: hundreds left running would cost CPU for the whole session); those
+    of module- and session-scoped fixtures when the session ends, all at once."""
 
-    def start(scenario: Scenario | str | dict[str, Any] = "empty", **kwargs: Any) -> Sandbox:
+    def __init__(self) -> None:
+        self.running: list[Sandbox] = []
+        self.stoppers: list[threading.Thread] = []
+
+    def start(self, scenario: Scenario | str | dict[str, Any] = "empty", **kwargs: Any) -> Sandbox:
         if isinstance(scenario, dict):
             scenario = Scenario.model_validate(scenario)
         elif isinstance(scenario, str):
             scenario = Scenario.load(scenario)
         sandbox = Sandbox(scenario, **kwargs)
         sandbox.start()
-        started.append(sandbox)
+        self.running.append(sandbox)
         return sandbox
 
-    yield start
-    for sandbox in started:
-        sandbox.stop()
+    def stop_from(self, mark: int) -> None:
+        """Stop the sandboxes started since `mark` (a length of `running`), without waiting."""
+        done, self.running = self.running[mark:], self.running[:mark]
+        for sandbox in done:
+            stopper = threading.Thread(target=sandbox.stop, name="sandbox-stop", daemon=True)
+            stopper.start()
+            self.stoppers.append(stopper)
+        self.stoppers = [t for t in self.stoppers if t.is_alive()]
+
+    def stop_all(self) -> None:
+        self.stop_from(0)
+        for stopper in self.stoppers:
+            stopper.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def sandboxes() -> Iterator[Sandboxes]:
+    started = Sandboxes()
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture(scope="session")
+def make_sandbox(sandboxes: Sandboxes) -> Callable[..., Sandbox]:
+    """Start extra sandboxes (each on its own ports) with a given scenario; a test's own are
+    stopped when it ends, a module- or session-scoped fixture's when the session ends."""
+    return sandboxes.start
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_tests_sandboxes(sandboxes: Sandboxes) -> Iterator[None]:
+    # Autouse and function-scoped: set up after every broader fixture of the test and before its
+    # other function-scoped ones, so the sandboxes started after this mark are the test's own.
+    mark = len(sandboxes.running)
+    yield
+    sandboxes.stop_from(mark)
 
 
 @pytest.fixture

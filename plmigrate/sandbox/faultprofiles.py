@@ -366,9 +366,19 @@ class RelayNameserver:
             daemon_threads = True
             allow_reuse_address = True
 
-        self._udp = UdpServer((host, 0), Udp)
-        self.address = (host, int(self._udp.server_address[1]))
-        self._tcp = TcpServer(self.address, Tcp)
+        # The UDP port is picked first and TCP must get the same number; another process may hold
+        # it on TCP (tests run in parallel), so try a few times, as the sandbox's DNS server does.
+        for attempt in range(20):
+            udp = UdpServer((host, 0), Udp)
+            try:
+                tcp = TcpServer((host, int(udp.server_address[1])), Tcp)
+                break
+            except OSError:
+                udp.server_close()
+                if attempt == 19:
+                    raise
+        self._udp, self._tcp = udp, tcp
+        self.address = (host, int(udp.server_address[1]))
         for server in (self._udp, self._tcp):
             threading.Thread(target=server.serve_forever, daemon=True, name="relay-nameserver").start()
 
