@@ -159,6 +159,19 @@ class Stack:
             str(BIN / "plmigrate"), "sandbox", "approve", "--info", str(self.info), "--description", description, target
         )
 
+    def register_appliance(self, vault_id: str, appliance: str) -> str:
+        """`plmigrate sandbox register-appliance`: what a person does on the appliance (its setup)."""
+        return self.run(
+            str(BIN / "plmigrate"),
+            "sandbox",
+            "register-appliance",
+            "--info",
+            str(self.info),
+            "--vault",
+            vault_id,
+            appliance,
+        )
+
 
 if __name__ == "__main__":
     import tempfile

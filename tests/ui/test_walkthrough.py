@@ -4,8 +4,10 @@ against a real Prefect server, the sandbox and a process worker (tests/ui/stack.
 A person's path through the default (V2) UI, by what they see: Deployments → finance-wave → Run →
 Custom run, the form's Stage select (the stages in order) and a text field cleared again, its
 Target set to this sandbox, Submit; the run pauses for the stfincache01
-approval; the owner approves (`plmigrate sandbox approve`); ⋮ → Resume with the form; the run
-completes, and its Artifacts tab has the servers table and the summary.
+approval; the owner approves (`plmigrate sandbox approve`); ⋮ → Resume with the form; the wave is
+ready and the run pauses for the appliance (the deployment's stage is replicating); the appliance
+is registered (`plmigrate sandbox register-appliance`); ⋮ → Resume; the run completes, and its
+Artifacts tab has the servers table and the summary.
 
 Run it with `make test-ui` (not part of `make test`: it needs Chromium and takes a minute or two).
 Every wait has a deadline; on failure, a screenshot and the page's HTML of the failing step, and
@@ -28,7 +30,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from plmigrate.lifecycle import ORDER
-from tests.ui.stack import Stack
+from plmigrate.model import load_business_unit
+from tests.ui.stack import ROOT, Stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -79,6 +82,35 @@ class Steps:
             raise AssertionError(
                 f"UI step {name!r} failed: {exc}\nscreenshot and HTML: {stem}.png/.html\nprocess logs:\n{logs}"
             ) from exc
+
+
+def resume(page: Page, fields: dict[str, str], says: str, steps: Steps, shot: str) -> None:
+    """⋮ → Resume, fill the dialog's fields (by label, case-insensitive), press Resume. Pressed
+    again, as a person would, if the dialog stays open: on a loaded machine the server's SQLite
+    can answer "database is locked" to the resume."""
+    from playwright.sync_api import expect
+
+    deadline = time.monotonic() + RUN_SECONDS
+    dialog = page.get_by_role("dialog")
+    while True:
+        page.get_by_role("button", name="Open menu").first.click()
+        page.get_by_role("menuitem", name="Resume").click()
+        for label, value in fields.items():
+            dialog.get_by_label(re.compile(label, re.IGNORECASE)).fill(value)
+        if says:
+            expect(dialog).to_contain_text(says)
+        steps.snap(shot)
+        dialog.get_by_role("button", name="Resume", exact=True).click()
+        try:
+            expect(dialog).to_be_hidden(timeout=30_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            dialog.get_by_role("button", name="Cancel", exact=True).click()
+            expect(dialog).to_be_hidden()
+            if not page.get_by_text("Paused", exact=True).first.is_visible():
+                return  # it was resumed after all
 
 
 def open_artifact(page: Page, key: str) -> None:
@@ -204,28 +236,25 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         assert "Approved:" in approved and "stfincache01" in approved, approved
 
     with steps.step("resume-with-the-form"):
-        # Pressed again, as a person would, if the dialog stays open: on a loaded machine the
-        # server's SQLite can answer "database is locked" to the resume.
-        deadline = time.monotonic() + RUN_SECONDS
-        dialog = page.get_by_role("dialog")
-        while True:
-            page.get_by_role("button", name="Open menu").first.click()
-            page.get_by_role("menuitem", name="Resume").click()
-            dialog.get_by_label(re.compile(r"^Approved by", re.IGNORECASE)).fill("storage team (ui test)")
-            dialog.get_by_label(re.compile(r"^Note", re.IGNORECASE)).fill("approved in the sandbox")
-            expect(dialog).to_contain_text("Resume once the owner of stfincache01 has approved")
-            steps.snap("resume-dialog")
-            dialog.get_by_role("button", name="Resume", exact=True).click()
-            try:
-                expect(dialog).to_be_hidden(timeout=30_000)
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-                dialog.get_by_role("button", name="Cancel", exact=True).click()
-                expect(dialog).to_be_hidden()
-                if not page.get_by_text("Paused", exact=True).first.is_visible():
-                    break  # it was resumed after all
+        resume(page, {r"^Approved by": "storage team (ui test)", r"^Note": "approved in the sandbox"},
+               "Resume once the owner of stfincache01 has approved", steps, "resume-dialog")  # fmt: skip
+
+    with steps.step("see-it-wait-for-the-appliance"):
+        # The deployment's stage is replicating: the wave is ready, then the run pauses for the
+        # appliance, not yet registered with the vault; its artifact names the exact step.
+        open_artifact(page, "appliance-wait-finance-wave-01")
+        page.wait_for_url(re.compile(r"/artifacts/artifact/"))
+        expect(page.get_by_test_id("markdown-display")).to_contain_text("plmigrate sandbox register-appliance")
+        page.go_back()
+        page.wait_for_url(re.compile(r"/runs/flow-run/"))
+        page.get_by_text("Paused", exact=True).first.wait_for(timeout=RUN_SECONDS * 1000)
+
+    with steps.step("register-the-appliance"):
+        vault_id = load_business_unit(ROOT / "deployments" / "finance.yaml").vault_id
+        stack.register_appliance(vault_id, "appliance-fin-01")
+
+    with steps.step("resume-after-registering"):
+        resume(page, {}, "", steps, "resume-appliance-dialog")
 
     with steps.step("see-it-complete"):
         page.get_by_text("Completed", exact=True).first.wait_for(timeout=RUN_SECONDS * 1000)
