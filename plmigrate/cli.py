@@ -12,10 +12,12 @@ and errors; `-v` adds the runs' logs, `--debug` everything including HTTP reques
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -200,30 +202,97 @@ def _inventory_for(business_unit_file: str, given: str | None) -> str:
 class ProgressLine:
     """The wave's progress on stderr as counts per stage: on a terminal one line refreshed in place
     (a new line when the run moves from readiness to the lifecycle), otherwise a line per change,
-    so a log or CI keeps each step. stdout is left to the report (with --json: the one object)."""
+    so a log or CI keeps each step. stdout is left to the report (with --json: the one object).
+
+    On a terminal, log lines (warnings: a held server, a refused write) are written above the
+    progress line, which is drawn again below them (`around_logs`)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.last = ""
         self.title = ""
+        self.showing = False  # the progress line is the terminal's current, unfinished line
+        self.lock = threading.Lock()
 
     def __call__(self, update: Progress) -> None:
         line = update.line()
-        if line == self.last:
-            return
-        if self.tty:
-            lead = "\n" if self.last and update.title != self.title else "\r"
-            self.stream.write(f"{lead}{line}\x1b[K")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.last, self.title = line, update.title
+        with self.lock:
+            if line == self.last:
+                return
+            if not self.tty:
+                self.stream.write(line + "\n")
+            else:
+                if self.showing and update.title != self.title:
+                    self.stream.write("\n")  # keep the finished phase's last line
+                self.stream.write(f"\r{line}\x1b[K")
+                self.showing = True
+            self.stream.flush()
+            self.last, self.title = line, update.title
+
+    def write_log(self, text: str) -> int:
+        """A log handler's output on a terminal: clear the progress line, write, draw it again."""
+        with self.lock:
+            if self.showing:
+                self.stream.write("\r\x1b[K")
+                self.showing = False
+            self.stream.write(text)
+            if text.endswith("\n") and self.last:
+                self.stream.write(f"{self.last}\x1b[K")
+                self.showing = True
+            self.stream.flush()
+        return len(text)
+
+    def around_logs(self) -> Callable[[], None]:
+        """On a terminal, send every log handler that writes to this stream through `write_log`
+        (Prefect's console handler included); returns what undoes it."""
+        if not self.tty:
+            return lambda: None
+        proxy = _LogsAroundTheLine(self)
+        loggers = [
+            logging.getLogger(),
+            *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+        ]
+        swapped: list[tuple[logging.StreamHandler, IO[str]]] = []
+        for logger in loggers:
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                    swapped.append((handler, handler.stream))
+                    handler.setStream(proxy)  # type: ignore[arg-type]
+                    console = getattr(handler, "console", None)  # Prefect's handler prints through rich
+                    if console is not None:
+                        console.file = proxy
+
+        def restore() -> None:
+            for handler, stream in swapped:
+                handler.setStream(stream)
+                if getattr(handler, "console", None) is not None:
+                    handler.console.file = stream  # type: ignore[attr-defined]
+
+        return restore
 
     def close(self) -> None:
-        if self.tty and self.last:
-            self.stream.write("\n")
-            self.stream.flush()
+        with self.lock:
+            if self.showing:
+                self.stream.write("\n")
+                self.stream.flush()
+                self.showing = False
+
+
+class _LogsAroundTheLine(io.TextIOBase):
+    """The stream log handlers write to while a progress line shows on the terminal."""
+
+    def __init__(self, line: ProgressLine) -> None:
+        self.line = line
+
+    def write(self, text: str) -> int:
+        return self.line.write_log(text)
+
+    def flush(self) -> None:
+        self.line.stream.flush()
+
+    def isatty(self) -> bool:
+        return True
 
 
 def _refuse_lifecycle(args: argparse.Namespace) -> None:
@@ -264,10 +333,12 @@ def cmd_wave(args: argparse.Namespace) -> int:
     )
     shown = ProgressLine()
     unsubscribe = progress.subscribe(shown)
+    restore_logs = shown.around_logs()
     try:
         report = _run_flow(lambda: migration_wave(run))
     finally:
         unsubscribe()
+        restore_logs()
         shown.close()
     if report.lifecycle is not None:
         lifecycle = report.lifecycle

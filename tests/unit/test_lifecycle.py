@@ -884,8 +884,43 @@ def test_the_cli_progress_line_refreshes_on_a_terminal_and_logs_each_change_othe
         "w to replicating: ready 1 · replicating 1 (1/2 servers recorded)",
     ]
     assert tty.getvalue() == (
-        "\rw readiness: ready 2 (2/2 servers recorded)\x1b[K\nw to replicating: ready 2 (0/2 servers recorded)\x1b[K"
+        "\rw readiness: ready 2 (2/2 servers recorded)\x1b[K\n\rw to replicating: ready 2 (0/2 servers recorded)\x1b[K"
         "\rw to replicating: ready 1 · replicating 1 (1/2 servers recorded)\x1b[K\n"
+    )
+
+
+def test_on_a_terminal_log_lines_go_above_the_progress_line() -> None:
+    import io
+    import logging
+
+    from plmigrate.cli import ProgressLine
+    from plmigrate.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Terminal()
+    handler = logging.StreamHandler(tty)
+    logger = logging.getLogger("test-progress-line")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        shown = ProgressLine(tty)
+        restore = shown.around_logs()
+        shown(Progress(0, 2, {"ready": 2}, title="w"))
+        logger.warning("server a: enable refused")
+        shown(Progress(1, 2, {"ready": 1, "replicating": 1}, title="w"))
+        restore()
+        shown.close()
+        logger.warning("after")
+    finally:
+        logger.removeHandler(handler)
+    assert tty.getvalue() == (
+        "\rw: ready 2 (0/2 servers recorded)\x1b[K"
+        "\r\x1b[Kserver a: enable refused\nw: ready 2 (0/2 servers recorded)\x1b[K"
+        "\rw: ready 1 · replicating 1 (1/2 servers recorded)\x1b[K\n"
+        "after\n"
     )
 
 
