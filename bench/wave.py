@@ -362,9 +362,9 @@ def _targets(n: int, rerun: bool, scenario: str, waves: list[dict[str, Any]], ba
         ]
     found = []
     if n <= 1000:
-        found.append(f"target: wave / baseline <= 1.25 at 1,000 servers: {w / b:.2f} ({verdict(w / b <= 1.25)})")
+        found.append(f"target: wave / baseline <= 1.25 at 1,000 servers: {w / b:.3f} ({verdict(w / b <= 1.25)})")
     else:
-        found.append(f"target: wave / baseline <= 1.4 at 10,000 servers: {w / b:.2f} ({verdict(w / b <= 1.4)})")
+        found.append(f"target: wave / baseline <= 1.4 at 10,000 servers: {w / b:.3f} ({verdict(w / b <= 1.4)})")
         found.append(f"target: tail after the last ARM call <= 3 s: {tail:.2f} s ({verdict(tail <= 3)})")
     return found
 
