@@ -551,8 +551,11 @@ def quiet_output(verbose: bool, debug: bool) -> None:
         stream=sys.stderr,
     )
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(level))
-    # No network to send usage telemetry to here; trying logs an ERROR on every run.
+    # No network to send usage telemetry to here; trying logs an ERROR on every run. The client's
+    # own telemetry (DO_NOT_TRACK) is off too: on a terminal `import prefect` otherwise prints a
+    # notice into the middle of a migration's output. Exporting DO_NOT_TRACK=0 turns it back on.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     # Prefect waits 20 s for its temporary server; on a busy 2-core machine start-up alone took
     # longer (`make demo` timed out at 20 s there), so wait longer before saying it did not start.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

@@ -187,6 +187,7 @@ def main() -> int:
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here to send it to
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # nor the client's: its notice would land in the demo's output
     # Prefect's 20 s for its temporary server's start-up is too short on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     _say("Starting the sandbox (Azure Resource Manager over HTTPS + on-prem DNS) with the default scenario")

@@ -6,6 +6,7 @@ input or a stopped sandbox before any Prefect server starts."""
 from __future__ import annotations
 
 import os
+import pty
 import re
 import shlex
 import subprocess
@@ -94,6 +95,42 @@ def running() -> Iterator[Callable[[list[str], dict[str, str]], Running]]:
         if run.process.poll() is None:
             run.process.kill()
             run.process.wait(30)
+
+
+def _on_a_terminal(code: str, env: dict[str, str]) -> str:
+    """What `python -c CODE` prints with its stdout and stderr on a pseudo-terminal, as in a
+    person's shell (Prefect says some things only to a terminal)."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed its side of the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(120)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_prefects_telemetry_notice_stays_off_a_persons_terminal(tmp_path: Path) -> None:
+    from prefect._internal.analytics.ci_detection import CI_ENV_VARS
+
+    # A person's shell: not CI (Prefect stays silent there), no telemetry choice made.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k not in CI_ENV_VARS}
+    env.pop("DO_NOT_TRACK", None)
+    env["PREFECT_HOME"] = str(tmp_path / "bare")
+    # Control: on a fresh Prefect home, a bare import prints the notice to the terminal.
+    assert "anonymous usage" in _on_a_terminal("import prefect", env)
+    env["PREFECT_HOME"] = str(tmp_path / "plmigrate")
+    said = _on_a_terminal("from plmigrate.cli import quiet_output; quiet_output(False, False); import prefect", env)
+    assert "anonymous usage" not in said, said
 
 
 def _info(box: Sandbox, tmp_path: Path) -> str:
