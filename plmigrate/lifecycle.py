@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 from pydantic import Field as PydField
 
+from plmigrate.report import Rows
+
 if TYPE_CHECKING:
     from plmigrate.inventory import Server
 
@@ -1030,7 +1032,9 @@ class LifecycleReport(BaseModel):
     wave: str
     to: Stage
     dry_run: bool = False
-    servers: list[ServerStage] = PydField(default_factory=list)
+    # Rows, not a list: the wave's flow returns this report, and Prefect walks into a list per
+    # server (plmigrate.report.Rows).
+    servers: Rows[ServerStage] = PydField(default_factory=Rows)
     writes: int = 0
     would: dict[str, int] = PydField(default_factory=dict, description="Dry run: writes per action it would issue.")
     cycles: int = 0

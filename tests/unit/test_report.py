@@ -7,6 +7,7 @@ import pickle
 from prefect.utilities.collections import visit_collection
 
 from plmigrate.facts import ConnectionFacts, EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.lifecycle import LifecycleReport, ServerStage
 from plmigrate.report import AccountReport, LandingZoneReport, Rows, render_markdown
 from plmigrate.wave import ServerState, WaveReport
 
@@ -149,6 +150,22 @@ def test_a_wave_reports_servers_as_rows_prefect_does_not_walk_into() -> None:
     visited: list[object] = []
     visit_collection(report, lambda expr: visited.append(expr) or expr, return_data=False)
     assert report.servers in visited and not any(isinstance(v, ServerState) for v in visited)
+
+
+def test_a_waves_lifecycle_servers_are_rows_too() -> None:
+    report = _wave(3)
+    report.lifecycle = LifecycleReport(
+        business_unit="finance",
+        wave="wave-01",
+        to="replicating",
+        servers=[ServerStage(server=f"srv-{i}", stage="replicating", reason="initial replication") for i in range(3)],
+    )
+    assert isinstance(report.lifecycle.servers, Rows) and report.lifecycle.counts["replicating"] == 3
+    visited: list[object] = []
+    visit_collection(report, lambda expr: visited.append(expr) or expr, return_data=False)
+    assert report.lifecycle.servers in visited and not any(isinstance(v, ServerStage) for v in visited)
+    assert WaveReport.model_validate_json(report.model_dump_json()) == report
+    assert LifecycleReport(business_unit="b", wave="w", to="ready").servers == []
 
 
 def test_rows_read_like_a_list_and_round_trip_through_json_and_pickle() -> None:
