@@ -6,6 +6,7 @@ temporary directory, as the harness does not isolate result storage.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -30,8 +31,30 @@ def prefect_server() -> Iterator[None]:
         os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = results
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        with prefect_test_harness(server_startup_timeout=120):
+        with _started_harness(prefect_test_harness):
             yield
+
+
+@contextlib.contextmanager
+def _started_harness(harness: Callable[..., Any], attempts: int = 3) -> Iterator[None]:
+    """Prefect's test harness, started again on a fresh port if its health check's connection is
+    reset: Prefect's start-up loop only expects a refused connection, and a reset was seen once on
+    a loaded machine with two test processes starting their servers at once."""
+    import httpx
+
+    for attempt in range(attempts):
+        started = harness(server_startup_timeout=120)
+        try:
+            started.__enter__()
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise
+            continue
+        try:
+            yield
+        finally:
+            started.__exit__(None, None, None)
+        return
 
 
 def default_scenario(**changes: Any) -> dict[str, Any]:

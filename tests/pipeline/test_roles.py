@@ -20,16 +20,27 @@ CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 
 @flow(name="grant-roles-test")
-def grant(target: Target, account: AccountFacts, vault: VaultFacts) -> list[RoleGrant]:
-    return grant_vault_roles(target, account, vault, timeout_seconds=30, retry_seconds=0.2)
+def grant_after_someone_else(target: Target, account: AccountFacts, vault: VaultFacts) -> tuple[str, list[RoleGrant]]:
+    """Someone grants Contributor under a name of their own, then our task runs at once (inside the
+    flow run, so the run's start-up cannot outlast the listing's delay on a loaded machine)."""
+    theirs = clients(target).authorization.role_assignments.create(
+        account.id,
+        str(uuid.uuid4()),
+        RoleAssignmentCreateParameters(
+            role_definition_id=role_definition_id(target.subscription_id, CONTRIBUTOR),
+            principal_id=vault.principal_id,
+            principal_type="ServicePrincipal",
+        ),
+    )
+    return theirs.id, grant_vault_roles(target, account, vault, timeout_seconds=30, retry_seconds=0.2)
 
 
 def test_a_role_granted_under_another_name_is_recorded_by_its_real_id(
     make_sandbox: Callable[..., Sandbox],
 ) -> None:
-    # Assignments show in lists 2 s after they are made (ARM is eventually consistent), so our
+    # Assignments show in lists 5 s after they are made (ARM is eventually consistent), so our
     # first look misses the one granted just before us, and our PUT answers 409 RoleAssignmentExists.
-    box = make_sandbox(default_scenario(identity={"assignment_visible_after_seconds": 2.0}))
+    box = make_sandbox(default_scenario(identity={"assignment_visible_after_seconds": 5.0}))
     target = Target.sandbox(box.info)
     azure = clients(target)
     made = azure.recoveryservices.vaults.begin_create_or_update(
@@ -42,21 +53,12 @@ def test_a_role_granted_under_another_name_is_recorded_by_its_real_id(
     account = AccountFacts(
         name=props.name, id=props.id, kind=props.kind, sku_name=props.sku.name, location=props.location
     )
-    theirs = azure.authorization.role_assignments.create(
-        account.id,
-        str(uuid.uuid4()),
-        RoleAssignmentCreateParameters(
-            role_definition_id=role_definition_id(box.info.subscription_id, CONTRIBUTOR),
-            principal_id=vault.principal_id,
-            principal_type="ServicePrincipal",
-        ),
-    )
-
-    grants = {g.role_definition_id: g for g in grant(target, account, vault)}
+    theirs_id, granted = grant_after_someone_else(target, account, vault)
+    grants = {g.role_definition_id: g for g in granted}
 
     assert box.world.calls[("PUT", "Microsoft.Authorization/roleAssignments", 409)] == 1
     contributor = grants.pop(CONTRIBUTOR)
-    assert (contributor.assignment_id, contributor.created) == (theirs.id, False)
+    assert (contributor.assignment_id, contributor.created) == (theirs_id, False)
     [blob] = grants.values()  # the blob data role was ours to grant, under our deterministic name
     assert blob.created and blob.assignment_id.endswith(
         role_assignment_name(account.id, vault.principal_id, blob.role_definition_id)

@@ -47,7 +47,7 @@ class Served:
             text=True,
         )
 
-    def wait_for_info(self, timeout: float = 10.0) -> SandboxInfo:
+    def wait_for_info(self, timeout: float = 60.0) -> SandboxInfo:  # a loaded machine: imports take seconds
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.info_file.exists():
