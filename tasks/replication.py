@@ -176,15 +176,17 @@ def observe(
     sr = clients(target).siterecovery
     reads = 0
 
+    vault_id = (
+        f"/subscriptions/{target.subscription_id}/resourceGroups/{vault.resource_group}"
+        f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
+    )
+
     def pages_of(fabric: str, container: str) -> tuple[list[dict[str, Any]], int]:
-        listed = sr.replication_protected_items.list_by_replication_protection_containers(
-            vault.resource_group, vault.name, fabric, container
-        )
-        items, count = [], 0
-        for page in listed.by_page():
-            count += 1
-            items += [rest(i) for i in page]
-        return items, count
+        # The same list operation as the client's list_by_replication_protection_containers, read as
+        # ARM's JSON: turning each item into an SDK model and back cost ~2.5 ms an item, 12 s a poll
+        # cycle at 5,000 servers, and the decisions read ARM's JSON anyway.
+        path = f"{vault_id}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}"
+        return _list_counted(target, f"{path}/replicationProtectedItems", sr._config.api_version, missing_ok=False)
 
     items: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(containers)))) as pool:
@@ -209,7 +211,11 @@ def observe(
     return Observation(items=items, failed_jobs=failed, vms=vms, reads=reads)
 
 
-def _list_counted(target: Target, path: str, api_version: str) -> tuple[list[dict[str, Any]], int]:
+def _list_counted(
+    target: Target, path: str, api_version: str, missing_ok: bool = True
+) -> tuple[list[dict[str, Any]], int]:
+    """Every item of an ARM list and the reads (pages) it took; a list whose parent does not exist
+    is empty when `missing_ok`, an error otherwise."""
     client = clients(target).siterecovery
     url: str | None = f"{path}?api-version={api_version}"
     found: list[dict[str, Any]] = []
@@ -217,7 +223,7 @@ def _list_counted(target: Target, path: str, api_version: str) -> tuple[list[dic
     while url:
         response = client.send_request(HttpRequest("GET", url))
         count += 1
-        if response.status_code == 404:
+        if response.status_code == 404 and missing_ok:
             break
         response.raise_for_status()
         body = response.json()
