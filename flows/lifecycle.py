@@ -31,12 +31,22 @@ from prefect import get_run_logger, pause_flow_run
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
+from pydantic import Field
 
 from plmigrate import lifecycle as lc
 from plmigrate import progress
 from plmigrate.approval import wait_mode
 from plmigrate.azure import Target
 from plmigrate.errors import InputError
+from plmigrate.form import (
+    CUTOVER_APPROVE_HELP,
+    CUTOVER_APPROVER_HELP,
+    CUTOVER_SERVERS_HELP,
+    CUTOVER_TICKET_HELP,
+    NOTE_HELP,
+    READ_AGAIN_HELP,
+    REGISTERED_BY_HELP,
+)
 from plmigrate.inventory import Server
 from plmigrate.model import BusinessUnit, Migration, SubnetRef
 from plmigrate.wave import ServerState, WaveReport, chunked
@@ -66,10 +76,10 @@ class CutoverApproval(RunInput):
     """Approve the cutover of this wave: the change ticket, who approves, and which servers
     ("all", or names separated by commas). Untick approve to refuse: nothing is cut over."""
 
-    change_ticket: str
-    approver: str
-    servers: str = "all"
-    approve: bool = True
+    change_ticket: str = Field(title="Change Ticket", description=CUTOVER_TICKET_HELP)
+    approver: str = Field(title="Approver", description=CUTOVER_APPROVER_HELP)
+    servers: str = Field(default="all", title="Servers", description=CUTOVER_SERVERS_HELP)
+    approve: bool = Field(default=True, title="Approve", description=CUTOVER_APPROVE_HELP)
 
 
 def windows_of(migration: Migration) -> tuple[list[lc.Window], zoneinfo.ZoneInfo]:
@@ -159,9 +169,9 @@ class ApplianceRegistration(RunInput):
     their process server is healthy again): the run then reads the vault again. Untick retry to go
     on without them: their servers stay blocked with the fix."""
 
-    done_by: str = ""
-    note: str = ""
-    retry: bool = True
+    done_by: str = Field(default="", title="Registered By", description=REGISTERED_BY_HELP)
+    note: str = Field(default="", title="Note", description=NOTE_HELP)
+    retry: bool = Field(default=True, title="Read Again", description=READ_AGAIN_HELP)
 
 
 def _can_pause(bu: BusinessUnit) -> bool:

@@ -36,6 +36,15 @@ TARGET_HELP = (
 DRY_RUN_HELP = "Read everything and report what would change, writing nothing. Use it for a first run against Azure."
 APPROVED_BY_HELP = "Who approved the connection (the storage account's owner or their ticket), kept with the run."
 NOTE_HELP = "Anything to keep with the approval, e.g. the change number."
+REGISTERED_BY_HELP = "Who registered the appliance with the vault (or mended its process server), kept with the run."
+READ_AGAIN_HELP = (
+    "Read the vault again and go on with every appliance that is ready now. Untick to go on without the "
+    "appliances still waiting: their servers end blocked, with the fix."
+)
+CUTOVER_TICKET_HELP = "The approved change ticket for this cutover, kept in the wave's evidence."
+CUTOVER_APPROVER_HELP = "Who approves the cutover (the change board's approver), kept in the wave's evidence."
+CUTOVER_SERVERS_HELP = "all, or the servers to cut over now, separated by commas (each must be tested and ready)."
+CUTOVER_APPROVE_HELP = "Untick to refuse the cutover: nothing is cut over, and the run says so."
 STAGE_HELP = (
     "How far to take every server of the wave, through the stages before it. ready: the landing zone and "
     "each server's readiness only, nothing replicated. replicating: replication enabled. replicated: the "

@@ -254,7 +254,8 @@ def test_a_wave_from_the_form_pauses_is_resumed_and_reports(stack: Stack, browse
         stack.register_appliance(vault_id, "appliance-fin-01")
 
     with steps.step("resume-after-registering"):
-        resume(page, {}, "", steps, "resume-appliance-dialog")
+        resume(page, {r"^Registered by": "infra team (ui test)"}, "Who registered the appliance with the vault",
+               steps, "resume-appliance-dialog")  # fmt: skip
 
     with steps.step("see-it-complete"):
         page.get_by_text("Completed", exact=True).first.wait_for(timeout=RUN_SECONDS * 1000)

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.input import RunInput
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import validate
 
-from flows.private_link import private_link_landing_zone
+from flows.lifecycle import ApplianceRegistration, CutoverApproval
+from flows.private_link import ConnectionApproval, private_link_landing_zone
 from flows.wave import WaveRun, migration_wave
 from plmigrate.form import MAX_WAVES_LISTED, inventory_waves, resume_help, wave_help
 from plmigrate.lifecycle import ORDER
@@ -87,6 +89,14 @@ def test_every_field_has_a_title_and_plain_text_help(flow: Any) -> None:
             continue  # the `run` parameter itself: titled by its definition
         assert field["title"] and field["description"], field
         assert "`" not in field["description"] and "anyOf" not in field, field  # the UI shows help raw
+
+
+@pytest.mark.parametrize("form", [ConnectionApproval, ApplianceRegistration, CutoverApproval])
+def test_every_resume_dialog_field_has_a_title_and_plain_text_help(form: type[RunInput]) -> None:
+    # What the Resume dialog of a paused run shows: the RunInput's JSON schema.
+    for name, field in form.model_json_schema()["properties"].items():
+        assert field["title"] and field["description"], (name, field)
+        assert "`" not in field["description"], (name, field)
 
 
 def submitted(**form: Any) -> dict[str, Any]:
