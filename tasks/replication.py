@@ -14,7 +14,7 @@ The plain functions (`read_*`) are also what `plmigrate status` calls, outside P
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -77,21 +77,6 @@ class Issued:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def _get_paged(target: Target, path: str, api_version: str) -> Iterator[dict[str, Any]]:
-    """Every item of an ARM list outside the Site Recovery client's operations (OffAzure machines,
-    VMs), through that client's pipeline (same credential, pacing and retries), following nextLink."""
-    client = clients(target).siterecovery
-    url: str | None = f"{path}?api-version={api_version}"
-    while url:
-        response = client.send_request(HttpRequest("GET", url))
-        if response.status_code == 404:
-            return
-        response.raise_for_status()
-        body = response.json()
-        yield from body.get("value") or []
-        url = body.get("nextLink")
-
-
 def _get_one(target: Target, path: str, api_version: str) -> dict[str, Any] | None:
     response = clients(target).siterecovery.send_request(HttpRequest("GET", f"{path}?api-version={api_version}"))
     if response.status_code == 404:
@@ -133,24 +118,7 @@ def read_setup(target: Target, vault: Vault) -> dict[str, list[dict[str, Any]]]:
 
 def read_discovered_machines(target: Target, site_id: str) -> list[dict[str, Any]]:
     """What an appliance discovered: the machines of its OffAzure site (VMware or physical)."""
-    return list(_get_paged(target, f"{site_id}/machines", OFFAZURE_API_VERSION))
-
-
-def read_container_items(target: Target, vault: Vault, fabric: str, container: str) -> list[dict[str, Any]]:
-    """Every protected item of a container, page by page (100 per page: N/100 reads)."""
-    sr = clients(target).siterecovery
-    pages = sr.replication_protected_items.list_by_replication_protection_containers(
-        vault.resource_group, vault.name, fabric, container
-    )
-    return [rest(i) for i in pages]
-
-
-def read_jobs(target: Target, vault: Vault, since: dt.datetime, status: str | None = None) -> list[dict[str, Any]]:
-    """The vault's Site Recovery jobs started since `since`, of one `status` (e.g. Failed) or all."""
-    sr = clients(target).siterecovery
-    stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = f"startTime eq '{stamp}'" + (f" and jobStatus eq '{status}'" if status else "")
-    return [rest(j) for j in sr.replication_jobs.list(vault.resource_group, vault.name, filter=query)]
+    return read_discovered_machines_counted(target, site_id)[0]
 
 
 @dataclass(frozen=True)
@@ -244,12 +212,6 @@ def read_vms_counted(target: Target, resource_group_id: str) -> tuple[list[dict[
     )
 
 
-def read_vms(target: Target, resource_group_id: str) -> list[dict[str, Any]]:
-    """The VMs of a resource group (by its ARM ID): where migrated VMs are, once their item is gone."""
-    path = f"{resource_group_id}/providers/Microsoft.Compute/virtualMachines"
-    return list(_get_paged(target, path, COMPUTE_API_VERSION))
-
-
 def read_resource_group(target: Target, name: str) -> bool:
     """Whether a resource group of the target's subscription exists."""
     try:
@@ -275,9 +237,6 @@ read_setup_task = task(name="read-site-recovery-setup", cache_policy=NO_CACHE, *
 read_machines_task = task(name="read-discovered-machines", cache_policy=NO_CACHE, **ARM_RETRIES)(
     read_discovered_machines
 )
-read_items_task = task(name="read-container-items", cache_policy=NO_CACHE, **ARM_RETRIES)(read_container_items)
-read_jobs_task = task(name="read-jobs", cache_policy=NO_CACHE, **ARM_RETRIES)(read_jobs)
-read_vms_task = task(name="read-vms", cache_policy=NO_CACHE, **ARM_RETRIES)(read_vms)
 observe_task = task(name="read-server-stages", cache_policy=NO_CACHE, **ARM_RETRIES)(observe)
 read_resource_group_task = task(name="read-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)(read_resource_group)
 read_network_task = task(name="read-network", cache_policy=NO_CACHE, **ARM_RETRIES)(read_network)
