@@ -60,12 +60,11 @@ from tasks.replication import (
     observe_task,
     read_discovered_machines_counted,
     read_machines_task,
-    read_network_task,
-    read_resource_group_task,
+    read_networks,
+    read_networks_task,
     read_setup,
     read_setup_task,
     read_vms_counted,
-    read_vnets_task,
 )
 from tasks.reporting import artifact_key, publish_markdown
 
@@ -141,27 +140,32 @@ def preflight(
         )
         for name in sorted({s.appliance for s in servers})
     }
-    # What each registered appliance discovered (one paged list per discovery site), the target
-    # resource groups and the subscription's VNets (the inventory names VNets without their group),
-    # all at once; then the test networks the list does not hold (another subscription's, or none).
+    # What each registered appliance discovered (one paged list per discovery site) and the target
+    # networks (tasks.replication.read_networks), all at once.
     site_ids = sorted({sites[s.appliance].site_for(s.source_type) for s in servers if not sites[s.appliance].problem})
     listed = {sid: read_machines_task.submit(target, sid) for sid in site_ids if sid}
-    group_futures = {
-        g: read_resource_group_task.submit(target, g) for g in sorted({s.target_resource_group for s in servers})
-    }
-    vnet_future = read_vnets_task.submit(target)
-    machines = {sid: future.result() for sid, future in listed.items()}
-    groups = {g: bool(f.result()) for g, f in group_futures.items()}
-    vnets = {str(v["id"]).lower(): v for v in vnet_future.result()}
-    tests = {s.name: _test_network(bu, s) for s in servers}
-    test_ids = {s: (t.vnet_id(bu.subscription_id), t.subnet) for s, t in tests.items()}
     needs_test = lc.rank(to) >= lc.rank("test-migrated")
-    for test_id in {tid.lower() for tid, _ in test_ids.values()} - set(vnets) if needs_test else ():
-        found = read_network_task(target, test_id)
-        if found is not None:
-            vnets[test_id] = found
-    verdicts = lc.judge_preflight(servers, bu.subscription_id, sites, machines, groups, vnets, test_ids, needs_test)
+    tests = _test_networks(bu, servers)
+    networks = read_networks_task.submit(target, _target_groups(servers), _vnets_of(tests) if needs_test else [])
+    machines = {sid: future.result() for sid, future in listed.items()}
+    found = networks.result()
+    verdicts = lc.judge_preflight(
+        servers, bu.subscription_id, sites, machines, found.groups, found.vnets, tests, needs_test
+    )
     return sites, verdicts
+
+
+def _test_networks(bu: BusinessUnit, servers: list[Server]) -> dict[str, tuple[str, str]]:
+    """Each server's test network: (VNet ID, subnet)."""
+    return {s.name: (t.vnet_id(bu.subscription_id), t.subnet) for s in servers for t in [_test_network(bu, s)]}
+
+
+def _vnets_of(tests: dict[str, tuple[str, str]]) -> list[str]:
+    return sorted({vnet_id for vnet_id, _ in tests.values()})
+
+
+def _target_groups(servers: list[Server]) -> list[str]:
+    return sorted({s.target_resource_group for s in servers})
 
 
 class ApplianceRegistration(RunInput):
@@ -518,6 +522,7 @@ def run_lifecycle(
         would=dict(would),
         cycles=cycles,
         reads_per_cycle=reads,
+        held=len(lc.held_servers(reading.positions, held, to)),
         cutover=evidence,
     )
     create_table_artifact(
@@ -541,8 +546,9 @@ def run_lifecycle(
 def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Server]) -> lc.LifecycleReport:
     """Every server's stage, read from Azure, writing nothing (`plmigrate status`), outside Prefect
     so it answers in seconds: the vault's setup (a constant), the containers' pages and the failed
-    jobs (N/100 + 1), and only for servers without an item what their appliance discovered and the
-    VMs of their target resource groups (docs/lifecycle.md says what that costs)."""
+    jobs (N/100 + 1), each distinct target network once, and only for servers without an item what
+    their appliance discovered and the VMs of their target resource groups. Beside each stage, what
+    the preflight of a run to the end would hold the server for (docs/lifecycle.md)."""
     vault = Vault(bu.resource_group, bu.vault_name)
     now = dt.datetime.now(dt.UTC)
     heartbeat = bu.migration.heartbeat_max_age_seconds if bu.migration else 900.0
@@ -567,15 +573,28 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
     for site_id in filter(None, site_ids):
         machines[site_id], count = read_discovered_machines_counted(target, site_id)
         reads += count
-    found, held = lc.identify_machines(lonely, sites, machines)
-    machine_ids = {**known, **found}
+
+    # The preflight of a run to the end, on the same reads of each distinct target network: the
+    # appliances, the discovery (of servers no item stands for), the target resource groups,
+    # VNets and subnets, and the test networks.
+    needs_test = bu.migration is not None
+    tests = _test_networks(bu, servers) if needs_test else {}
+    networks = read_networks(target, _target_groups(servers), _vnets_of(tests))
+    reads += networks.reads
+    verdicts = lc.judge_preflight(
+        servers, bu.subscription_id, sites, machines, networks.groups, networks.vnets, tests, needs_test,
+        known_machines={n: known.get(n, "") for n in names if n not in alone},
+    )  # fmt: skip
+    machine_ids = {**known, **verdicts.machine_ids}
     vms: list[dict] = []
     for group in sorted({rg_of[n] for n in lc.unmatched(names, machine_ids, seen.items)}):
         listed, count = read_vms_counted(target, group)
         vms += listed
         reads += count
-    reading = lc.read_positions(names, machine_ids, rg_of, seen.items, seen.failed_jobs, vms, dict(bu.tags), held)
-    rows = [lc.server_stage(n, p, reading.items.get(n), rg_of[n]) for n, p in reading.positions.items()]
+    reading = lc.read_positions(
+        names, machine_ids, rg_of, seen.items, seen.failed_jobs, vms, dict(bu.tags), verdicts.held
+    )
+    rows = lc.status_rows(reading, verdicts.held, rg_of)
     return lc.LifecycleReport(
         business_unit=bu.name,
         wave=wave,
@@ -584,4 +603,5 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
         cycles=1,
         reads_per_cycle=reads,
         arrived=len(rows),
+        held=len(lc.held_servers(reading.positions, verdicts.held, "completed")),
     )

@@ -378,8 +378,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(_table(stage_rows(report.servers), ["server", "stage", "progress", "health", "reason", "fix"]))
     counts = ", ".join(f"{n} {stage}" for stage, n in report.counts.items() if n)
-    print(f"{counts} ({report.reads_per_cycle} reads)", file=sys.stderr)
-    return EXIT_FAILURE if report.counts["blocked"] else EXIT_OK
+    held = f"; {report.held} held by a preflight problem (see reason and fix)" if report.held else ""
+    print(f"{counts}{held} ({report.reads_per_cycle} reads)", file=sys.stderr)
+    return EXIT_FAILURE if report.counts["blocked"] or report.held else EXIT_OK
 
 
 def _table(rows: list[dict[str, str]], columns: list[str]) -> str:

@@ -1040,6 +1040,10 @@ class LifecycleReport(BaseModel):
     cycles: int = 0
     reads_per_cycle: int = 0
     arrived: int = PydField(default=0, description="Servers at or past the target with nothing still running.")
+    held: int = PydField(
+        default=0,
+        description="Servers short of the target a preflight problem holds back (status: as a run to the end would).",
+    )
     cutover: CutoverEvidence | None = None
 
     @property
@@ -1115,17 +1119,25 @@ def identify_machines(
     servers: Iterable[Server],
     sites: Mapping[str, ApplianceSite],
     machines: Mapping[str, Sequence[Mapping[str, Any]]],
+    known: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, Problem]]:
     """Each server's discovered machine ID (what items are also matched by), from the machines its
     appliance's discovery site lists (`machines`: site ID -> machines); and the servers held back
     with (reason, fix): their appliance has a problem, or discovered them none or several times, or
-    without the mobility agent."""
+    without the mobility agent. `known`: servers whose protected item stands for their discovery
+    (server -> the machine ID the item names; `status` reads no discovery for them): only their
+    appliance is judged."""
     machine_ids: dict[str, str] = {}
     held: dict[str, Problem] = {}
+    known = known or {}
     for server in servers:
         site = sites[server.appliance]
         if site.problem:
             held[server.name] = (site.problem, site.fix)
+            continue
+        if server.name in known:  # its item stands for its discovery ("": the item names no machine)
+            if known[server.name]:
+                machine_ids[server.name] = known[server.name]
             continue
         listed = machines.get(site.site_for(server.source_type), [])
         machine, problem, fix = discovered_machine(server.name, server.source_type, site, listed)
@@ -1184,12 +1196,14 @@ def judge_preflight(
     vnets: Mapping[str, Mapping[str, Any]],
     tests: Mapping[str, tuple[str, str]],
     needs_test: bool,
+    known_machines: Mapping[str, str] | None = None,
 ) -> Verdicts:
     """Every preflight problem at once, each holding only the servers it concerns: the appliance,
     the discovery, the target resource group, VNet and subnet, then (`needs_test`) the test network.
     `groups`: resource group name -> exists; `vnets`: lower-cased VNet ID -> VNet, the subscription's
-    and the test networks read by ID; `tests`: server -> (test VNet ID, test subnet)."""
-    machine_ids, held = identify_machines(servers, sites, machines)
+    and the test networks read by ID; `tests`: server -> (test VNet ID, test subnet);
+    `known_machines`: as `identify_machines`' `known` (what `status` passes)."""
+    machine_ids, held = identify_machines(servers, sites, machines, known_machines)
     ours = f"/subscriptions/{subscription_id}/".lower()
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for vid, vnet in vnets.items():
@@ -1337,13 +1351,37 @@ def report_rows(
     for name, position in reading.positions.items():
         row = server_stage(name, position, reading.items.get(name), resource_groups[name])
         decision = decisions[name]
-        if not reached(position, target):
-            if name in held and row.stage != "blocked":
-                row.reason, row.fix = f"{row.reason}; held: {held[name][0]}", held[name][1]
-            elif decision.kind == "stuck" and row.stage != "blocked" and decision.reason not in row.reason:
+        if not reached(position, target) and not _held_row(row, held.get(name)):
+            if decision.kind == "stuck" and row.stage != "blocked" and decision.reason not in row.reason:
                 row.reason = f"{row.reason}; {decision.reason}"
             elif decision.kind == "wait":
                 row.reason = f"{row.reason} (still on its way at the timeout; a re-run picks it up)"
+        rows.append(row)
+    return rows
+
+
+def _held_row(row: ServerStage, problem: Problem | None) -> bool:
+    """Say beside a row's stage the preflight problem that holds it (a blocked row says it already)."""
+    if problem is None or row.stage == "blocked":
+        return False
+    row.reason, row.fix = f"{row.reason}; held: {problem[0]}", problem[1]
+    return True
+
+
+def held_servers(positions: Mapping[str, Position], held: Mapping[str, Problem], target: Stage) -> list[str]:
+    """The servers short of `target` whose next write a preflight problem holds back (those it has
+    blocked included): what a run would not move."""
+    return [name for name, p in positions.items() if name in held and not reached(p, target)]
+
+
+def status_rows(reading: Reading, held: Mapping[str, Problem], resource_groups: Mapping[str, str]) -> list[ServerStage]:
+    """`plmigrate status`'s row per server: its stage, and beside it what the preflight of a run
+    to the end (`completed`) would hold it for, as that run's report would say it."""
+    rows = []
+    for name, position in reading.positions.items():
+        row = server_stage(name, position, reading.items.get(name), resource_groups[name])
+        if not reached(position, "completed"):
+            _held_row(row, held.get(name))
         rows.append(row)
     return rows
 

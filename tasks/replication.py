@@ -221,15 +221,49 @@ def read_resource_group(target: Target, name: str) -> bool:
         return False
 
 
-def read_vnets(target: Target) -> list[dict[str, Any]]:
-    """Every VNet of the target's subscription, REST-shaped (subnets and peerings included): the
-    inventory names target VNets without their resource group."""
-    return [rest(v) for v in clients(target).network.virtual_networks.list_all()]
+def read_vnets_counted(target: Target) -> tuple[list[dict[str, Any]], int]:
+    """Every VNet of the target's subscription, REST-shaped (subnets and peerings included), and the
+    reads (pages) it took: the inventory names target VNets without their resource group."""
+    vnets: list[dict[str, Any]] = []
+    count = 0
+    for page in clients(target).network.virtual_networks.list_all().by_page():
+        count += 1
+        vnets += [rest(v) for v in page]
+    return vnets, count
 
 
 def read_network(target: Target, vnet_id: str) -> dict[str, Any] | None:
     """A VNet by ARM ID, REST-shaped (subnets and peerings included), or None when missing."""
     return _get_one(target, vnet_id, NETWORK_API_VERSION)
+
+
+@dataclass(frozen=True)
+class Networks:
+    """What the preflight judges targets on: which target resource groups exist, the VNets by
+    lower-cased ID (the subscription's, and test networks read by ID), and the reads it took."""
+
+    groups: dict[str, bool]
+    vnets: dict[str, dict[str, Any]]
+    reads: int
+
+
+def read_networks(target: Target, groups: list[str], test_vnet_ids: list[str]) -> Networks:
+    """Each distinct target resource group (at once), the subscription's VNets (one paged list),
+    then each distinct test VNet that list does not hold (another subscription's, or none), once:
+    the same reads for a run's preflight and for `status`."""
+    wanted = sorted(set(groups))
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(wanted) + 1))) as pool:
+        listing = pool.submit(read_vnets_counted, target)
+        found = dict(zip(wanted, pool.map(lambda g: read_resource_group(target, g), wanted), strict=True))
+        listed, reads = listing.result()
+    reads += len(wanted)
+    vnets = {str(v["id"]).lower(): v for v in listed}
+    for test_id in sorted({t.lower() for t in test_vnet_ids} - set(vnets)):
+        reads += 1
+        vnet = read_network(target, test_id)
+        if vnet is not None:
+            vnets[test_id] = vnet
+    return Networks(found, vnets, reads)
 
 
 # Prefect tasks over the reads, for the flow (status calls the functions directly).
@@ -238,9 +272,7 @@ read_machines_task = task(name="read-discovered-machines", cache_policy=NO_CACHE
     read_discovered_machines
 )
 observe_task = task(name="read-server-stages", cache_policy=NO_CACHE, **ARM_RETRIES)(observe)
-read_resource_group_task = task(name="read-resource-group", cache_policy=NO_CACHE, **ARM_RETRIES)(read_resource_group)
-read_network_task = task(name="read-network", cache_policy=NO_CACHE, **ARM_RETRIES)(read_network)
-read_vnets_task = task(name="read-vnets", cache_policy=NO_CACHE, **ARM_RETRIES)(read_vnets)
+read_networks_task = task(name="read-target-networks", cache_policy=NO_CACHE, **ARM_RETRIES)(read_networks)
 
 
 # -- writing ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from flows.lifecycle import wave_status
 from flows.wave import WaveRun, migration_wave
-from plmigrate.azure import Target
+from plmigrate.azure import Target, clients, rest
 from plmigrate.errors import InputError
 from plmigrate.inventory import load_inventory
 from plmigrate.model import load_business_unit
@@ -110,14 +110,16 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     vms = box.world.by_type("Microsoft.Compute/virtualMachines")
     assert not [v for v in vms if v["name"].endswith("-test")]
 
-    # status, every server with an item: the setup, one page of items and one of failed jobs, as the
-    # sandbox counts them; no discovered machines and no VMs are read.
+    # status, every server with an item: the setup, one page of items and one of failed jobs, and the
+    # target networks once (the resource group, the VNets' list), as the sandbox counts them; no
+    # discovered machines and no VMs are read.
     reads = read_counts(box)
     status = wave_status_of(bu, target)
     spent = read_counts(box) - reads
-    assert set(status.counts.items()) >= {("tested", 36)} and sr_writes(box) == 3 * 36
-    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 2, spent
+    assert set(status.counts.items()) >= {("tested", 36)} and sr_writes(box) == 3 * 36 and status.held == 0
+    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 2 + 2, spent
     assert not [t for t in spent if "OffAzure" in t or "virtualMachines" in t], spent
+    assert spent["Microsoft.Resources/resourceGroups"] == 1 and spent["Microsoft.Network/virtualNetworks"] == 1
 
     writes = sr_writes(box)
     again = run(bu, target, to="tested")
@@ -152,7 +154,34 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     spent = read_counts(box) - reads
     counts = status.counts
     assert (counts["completed"], counts["tested"]) == (2, 34) and sr_writes(box) == writes
-    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 4, spent
+    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 4 + 2, spent
+
+    # A target subnet removed after the test migration (a VNet PUT without it, as ARM deletes one):
+    # status says what a run's preflight says, for that subnet's six servers, on one read of each
+    # network as before.
+    network = clients(Target.sandbox(target.removeprefix("sandbox:"))).network.virtual_networks
+    hub = rest(network.get("rg-network-hub", "vnet-hub-eastus"))
+    subnets = [
+        {"name": s["name"], "properties": {"addressPrefix": s["properties"]["addressPrefix"]}}
+        for s in hub["properties"]["subnets"]
+        if s["name"] != "snet-fin-db"
+    ]
+    body = {
+        "location": hub["location"],
+        "properties": {"addressSpace": hub["properties"]["addressSpace"], "subnets": subnets},
+    }
+    network.begin_create_or_update("rg-network-hub", "vnet-hub-eastus", body).result()
+    reads = read_counts(box)
+    status = wave_status_of(bu, target)
+    spent = read_counts(box) - reads
+    on_db = {s.server: s for s in status.servers if "snet-fin-db" in s.reason}
+    assert len(on_db) == 6 == status.held and {s.stage for s in on_db.values()} == {"tested"}, status.servers
+    row = next(iter(on_db.values()))
+    assert "; held: target subnet snet-fin-db is not in" in row.reason and "create the subnet" in row.fix
+    assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 6, spent
+    held = run(bu, target, to="migrated", change="CHG0043", servers=[row.server])
+    assert held.lifecycle.writes == 0 and sr_writes(box) == writes
+    assert [(s.stage, s.reason, s.fix) for s in held.lifecycle.servers] == [(row.stage, row.reason, row.fix)]
 
 
 def test_each_precondition_and_failed_job_blocks_only_its_server_and_a_rerun_resumes(

@@ -685,6 +685,45 @@ def test_a_test_network_of_another_subscription_is_no_target_namesake() -> None:
     assert found.vnet_ids == {"srv-01": PROD["id"]} and found.held == {}
 
 
+def test_status_judges_servers_whose_item_stands_for_their_discovery_on_their_targets_only() -> None:
+    # srv-lost was never read from the discovery (its item names its machine), srv-odd's item names
+    # none: neither is held for the discovery; the appliance and the target network still count.
+    servers = [server("srv-lost"), server("srv-odd", target_subnet="snet-gone"), server("srv-02", appliance="app-2")]
+    known = {"srv-lost": "/m/lost", "srv-odd": "", "srv-02": "/m/2"}
+    listed = {str(v["id"]).lower(): v for v in (PROD, TEST)}
+    tests = {s.name: (str(TEST["id"]), "snet-app") for s in servers}
+    sites = {"app-1": SITE, "app-2": UNREGISTERED}
+    found = lc.judge_preflight(servers, SUB, sites, {}, {"rg-target": True}, listed, tests, True, known)
+    assert found.machine_ids == {"srv-lost": "/m/lost"}
+    assert (
+        found.held["srv-odd"][0].startswith("target subnet snet-gone") and "not registered" in found.held["srv-02"][0]
+    )
+    assert "srv-lost" not in found.held
+    without = lc.judge_preflight(servers[:1], SUB, sites, {}, {"rg-target": True}, listed, tests, True)
+    assert "not discovered" in without.held["srv-lost"][0]  # a run reads the discovery for everyone
+
+
+def test_status_rows_say_what_holds_a_server_short_of_the_end() -> None:
+    positions = {
+        "tested": Position("tested", "ready for cutover"),
+        "blocked": Position("blocked", "target subnet x is not in y", "create the subnet", resume="ready"),
+        "done": Position("completed", "replication removed; the VM is kept"),
+        "fine": Position("replicating", "initial replication in progress"),
+    }
+    problem = ("target subnet x is not in y", "create the subnet")
+    held = dict.fromkeys(("tested", "blocked", "done"), problem)
+    reading = lc.Reading({}, {}, positions)
+    rows = {r.server: r for r in lc.status_rows(reading, held, dict.fromkeys(positions, RG))}
+    assert (rows["tested"].reason, rows["tested"].fix) == (
+        "ready for cutover; held: target subnet x is not in y",
+        problem[1],
+    )
+    assert rows["blocked"].reason == problem[0] and rows["done"].reason == positions["done"].reason
+    assert rows["fine"].reason == positions["fine"].reason and rows["fine"].fix == ""
+    assert lc.held_servers(positions, held, "completed") == ["tested", "blocked"]
+    assert lc.held_servers(positions, held, "tested") == ["blocked"]
+
+
 def test_the_appliances_a_paused_run_waits_for() -> None:
     servers = [server("srv-01", appliance="app-2"), server("srv-02", appliance="app-3")]
     found = verdicts(servers)
