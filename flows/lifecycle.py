@@ -187,6 +187,12 @@ def _can_pause(bu: BusinessUnit) -> bool:
     return wait_mode(bu.approval.pause_in_ui, PREFECT_API_URL.value(), deployment.id) == "pause"
 
 
+def _resume_poll(bu: BusinessUnit) -> int:
+    """How often a paused run checks for a Resume: `approval.poll_seconds`, as the landing zone's
+    connection approval does (Prefect takes whole seconds, at least 1)."""
+    return max(1, int(bu.approval.poll_seconds))
+
+
 def await_appliances(
     target: Target,
     bu: BusinessUnit,
@@ -230,7 +236,7 @@ def await_appliances(
             answer = pause_flow_run(
                 wait_for_input=ApplianceRegistration,
                 timeout=left,
-                poll_interval=max(1, int(bu.approval.poll_seconds)),
+                poll_interval=_resume_poll(bu),
                 key=f"appliance-{wave}-{attempt}",
             )
         except FlowPauseTimeout:
@@ -319,7 +325,7 @@ def approve_cutover(
             answer = pause_flow_run(
                 wait_for_input=CutoverApproval,
                 timeout=int(bu.migration.cutover.approval_timeout_seconds),
-                poll_interval=10,
+                poll_interval=_resume_poll(bu),
                 key=f"cutover-{wave}",
             )
         except FlowPauseTimeout:

@@ -262,7 +262,15 @@ class ApprovalPolicy(_Section):
     timeout_seconds: float = Field(
         default=3600, gt=0, description="How long to wait for an approval before the run fails."
     )
-    poll_seconds: float = Field(default=10, gt=0, description="How often to re-check the connection while waiting.")
+    poll_seconds: float = Field(
+        default=10,
+        gt=0,
+        description=(
+            "How often to re-check the connection while waiting, and how often a run paused in the UI (the "
+            "connection approval, the appliance wait, the cutover approval) checks for a Resume (whole seconds, "
+            "at least 1)."
+        ),
+    )
     pause_in_ui: bool = Field(
         default=True,
         description=(

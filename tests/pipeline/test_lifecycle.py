@@ -254,6 +254,22 @@ def test_cutover_outside_a_window_or_with_the_approval_refused_writes_nothing(wo
     assert set(stages(report).values()) == {"tested"} and sr_writes(box) == writes
     assert "refused by cab" in report.lifecycle.cutover.refused
 
+    # Nobody answers: the pause ends at the cutover's approval timeout (3 s), checking for a Resume
+    # every approval.poll_seconds (1 s here) as the other pauses do; at a fixed 10 s it held ~11.5 s.
+    quick = migration()
+    quick["cutover"]["approval_timeout_seconds"] = 3
+    bu = business_unit(migration=quick)
+    outcome.clear()
+    runner = threading.Thread(target=go)
+    runner.start()
+    _wait_for_paused()
+    paused = time.monotonic()
+    runner.join(120)
+    held = time.monotonic() - paused
+    assert "error" not in outcome, outcome.get("error")
+    assert "nobody approved" in outcome["report"].lifecycle.cutover.refused and sr_writes(box) == writes
+    assert held < 9, f"the cutover pause (timeout 3 s) lasted {held:.1f} s"
+
     # Pausing turned off (approval.pause_in_ui, the landing zone's wait_mode decision): no ticket, no
     # pause, nothing cut over.
     no_pause = run(business_unit(migration=migration(), approval={"pause_in_ui": False}), target, to="migrated",
