@@ -155,6 +155,7 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     counts = status.counts
     assert (counts["completed"], counts["tested"]) == (2, 34) and sr_writes(box) == writes
     assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 4 + 2, spent
+    assert sum(n for t, n in spent.items() if "OffAzure" in t) == 1, spent  # one site, once, for both
 
     # A target subnet removed after the test migration (a VNet PUT without it, as ARM deletes one):
     # status says what a run's preflight says, for that subnet's six servers, on one read of each
