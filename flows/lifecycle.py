@@ -431,9 +431,10 @@ def run_lifecycle(
         sites, verdicts = await_appliances(target, bu, wave, servers, to, sites, verdicts)
     held = dict(verdicts.held)
     held |= {n: (states[n].reason, states[n].fix) for n in names if states[n].state == "blocked" and n not in held}
+    blocks = {**dict.fromkeys(held, lc.ALL_ACTIONS), **verdicts.blocks}  # a readiness problem holds every write
     if held:
         logger.warning(
-            "Preflight: %d of %d servers held: %s",
+            "Preflight: %d of %d servers have a problem (each holds back only the writes it concerns): %s",
             len(held),
             len(servers),
             "; ".join(f"{name}: {why}" for name, (why, _) in list(held.items())[:10]),
@@ -474,7 +475,7 @@ def run_lifecycle(
             )
             for name, p in reading.positions.items()
         }
-        due = lc.due_writes(decisions, held, reading.duplicates)
+        due = lc.due_writes(decisions, blocks, reading.duplicates)
 
         # Approve: once, before the first cutover write; the window is checked before every batch.
         cutover_due = sorted(n for n, a in due.items() if a in lc.CUTOVER_ACTIONS)
@@ -516,7 +517,8 @@ def run_lifecycle(
         time.sleep(migration.timeouts.poll_seconds)
 
     # Report.
-    rows = lc.report_rows(reading, decisions, held, rg_of, to)
+    holds = lc.holding(reading.positions, held, blocks, to)
+    rows = lc.report_rows(reading, decisions, holds, rg_of, to)
     report = lc.LifecycleReport(
         arrived=sum(lc.reached(p, to) for p in reading.positions.values()),
         business_unit=bu.name,
@@ -528,7 +530,7 @@ def run_lifecycle(
         would=dict(would),
         cycles=cycles,
         reads_per_cycle=reads,
-        held=len(lc.held_servers(reading.positions, held, to)),
+        held=len(holds),
         cutover=evidence,
     )
     create_table_artifact(
@@ -600,7 +602,8 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
     reading = lc.read_positions(
         names, machine_ids, rg_of, seen.items, seen.failed_jobs, vms, dict(bu.tags), verdicts.held
     )
-    rows = lc.status_rows(reading, verdicts.held, rg_of)
+    holds = lc.holding(reading.positions, verdicts.held, verdicts.blocks, "completed")
+    rows = lc.status_rows(reading, holds, rg_of)
     return lc.LifecycleReport(
         business_unit=bu.name,
         wave=wave,
@@ -609,5 +612,5 @@ def wave_status(target: Target, bu: BusinessUnit, wave: str, servers: list[Serve
         cycles=1,
         reads_per_cycle=reads,
         arrived=len(rows),
-        held=len(lc.held_servers(reading.positions, verdicts.held, "completed")),
+        held=len(holds),
     )

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel
 from pydantic import Field as PydField
@@ -1113,6 +1113,16 @@ def stage_rows(servers: Iterable[ServerStage]) -> list[dict[str, str]]:
 
 Problem = tuple[str, str]  # (reason, fix)
 CUTOVER_ACTIONS: frozenset[Action] = frozenset({"unplanned_failover", "commit", "remove"})
+# The writes each kind of preflight problem holds back. An appliance or discovery problem (and a
+# readiness problem) holds every write. A target resource group, VNet or subnet that cannot take
+# the server holds the writes that place something there: the enable (its body names them), the
+# test failover (the test VM goes to the target resource group) and the cutover's failover; the
+# cleanup, commit and removal need none of them. A test network problem holds the enable (its body
+# names the test network) and the test failover only: a cutover never uses the test network, which
+# is often removed once the tests are done.
+ALL_ACTIONS: frozenset[Action] = frozenset(get_args(Action))
+TARGET_ACTIONS: frozenset[Action] = frozenset({"enable", "test_failover", "unplanned_failover"})
+TEST_ACTIONS: frozenset[Action] = frozenset({"enable", "test_failover"})
 
 
 def identify_machines(
@@ -1185,6 +1195,7 @@ class Verdicts:
     machine_ids: dict[str, str]
     vnet_ids: dict[str, str]
     held: dict[str, Problem]
+    blocks: dict[str, frozenset[Action]] = field(default_factory=dict)  # held server -> the writes held back
 
 
 def judge_preflight(
@@ -1204,6 +1215,7 @@ def judge_preflight(
     and the test networks read by ID; `tests`: server -> (test VNet ID, test subnet);
     `known_machines`: as `identify_machines`' `known` (what `status` passes)."""
     machine_ids, held = identify_machines(servers, sites, machines, known_machines)
+    blocks = dict.fromkeys(held, ALL_ACTIONS)
     ours = f"/subscriptions/{subscription_id}/".lower()
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for vid, vnet in vnets.items():
@@ -1220,12 +1232,14 @@ def judge_preflight(
             server, subscription_id, groups.get(server.target_resource_group, False),
             by_name.get(server.target_vnet.lower(), []),
         )  # fmt: skip
-        if problem is None and needs_test:
+        if problem:
+            held[server.name], blocks[server.name] = problem, TARGET_ACTIONS
+        elif needs_test:
             test_id, test_subnet = tests[server.name]
             problem = test_network_problem(test_id, test_subnet, vnets.get(test_id.lower()), targets)
-        if problem:
-            held[server.name] = problem
-    return Verdicts(machine_ids, vnet_ids, held)
+            if problem:
+                held[server.name], blocks[server.name] = problem, TEST_ACTIONS
+    return Verdicts(machine_ids, vnet_ids, held, blocks)
 
 
 def appliances_awaited(sites: Mapping[str, ApplianceSite], held: Mapping[str, Problem]) -> list[ApplianceSite]:
@@ -1291,14 +1305,46 @@ def unmatched(servers: Iterable[str], machine_ids: Mapping[str, str], items: Ite
 
 
 def due_writes(
-    decisions: Mapping[str, Next], held: Mapping[str, Problem], duplicates: Mapping[str, str]
+    decisions: Mapping[str, Next], blocks: Mapping[str, Collection[Action]], duplicates: Mapping[str, str]
 ) -> dict[str, Action]:
-    """The writes due this cycle: every `act` decision, except for servers a preflight problem or
-    a second item holds back (their stage is still read and shown)."""
+    """The writes due this cycle: every `act` decision, except the writes a preflight problem holds
+    back (`blocks`: server -> those writes, `Verdicts.blocks`) and any for a server with a second
+    item (their stage is still read and shown)."""
     return {
         name: d.action
         for name, d in decisions.items()
-        if d.kind == "act" and d.action and name not in held and name not in duplicates
+        if d.kind == "act" and d.action and d.action not in blocks.get(name, ()) and name not in duplicates
+    }
+
+
+def writes_ahead(position: Position, target: Stage) -> frozenset[Action]:
+    """The writes still ahead of a server on its way from where it stands to `target`."""
+    # `replicated` is entered by Azure (initial replication after the enable), not by a write.
+    ahead = {ENTERED_BY[s] for s in stages_between(position.effective_stage, target) if s != "replicated"}
+    if position.commit_pending:  # failed over already (it reads as `tested` until committed)
+        ahead.discard("unplanned_failover")
+        if rank(target) >= rank("migrated"):
+            ahead.add("commit")
+    if position.cleanup_due:
+        ahead.add("test_failover_cleanup")
+    return frozenset(ahead)
+
+
+def holding(
+    positions: Mapping[str, Position],
+    held: Mapping[str, Problem],
+    blocks: Mapping[str, Collection[Action]],
+    target: Stage,
+) -> dict[str, Problem]:
+    """The preflight problems that stand between a server and `target`: those holding back a write
+    still ahead of it (a tested server is not held from its cutover by a test network that is gone;
+    a replicating one is held from its test failover by a target subnet that is gone)."""
+    return {
+        name: held[name]
+        for name, position in positions.items()
+        if name in held
+        and not reached(position, target)
+        and writes_ahead(position, target) & frozenset(blocks.get(name, ALL_ACTIONS))
     }
 
 
@@ -1368,20 +1414,15 @@ def _held_row(row: ServerStage, problem: Problem | None) -> bool:
     return True
 
 
-def held_servers(positions: Mapping[str, Position], held: Mapping[str, Problem], target: Stage) -> list[str]:
-    """The servers short of `target` whose next write a preflight problem holds back (those it has
-    blocked included): what a run would not move."""
-    return [name for name, p in positions.items() if name in held and not reached(p, target)]
-
-
-def status_rows(reading: Reading, held: Mapping[str, Problem], resource_groups: Mapping[str, str]) -> list[ServerStage]:
+def status_rows(
+    reading: Reading, holds: Mapping[str, Problem], resource_groups: Mapping[str, str]
+) -> list[ServerStage]:
     """`plmigrate status`'s row per server: its stage, and beside it what the preflight of a run
-    to the end (`completed`) would hold it for, as that run's report would say it."""
+    to the end would hold it for (`holds`: `holding(..., "completed")`), as that run's report says it."""
     rows = []
     for name, position in reading.positions.items():
         row = server_stage(name, position, reading.items.get(name), resource_groups[name])
-        if not reached(position, "completed"):
-            _held_row(row, held.get(name))
+        _held_row(row, holds.get(name))
         rows.append(row)
     return rows
 

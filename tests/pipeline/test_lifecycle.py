@@ -91,6 +91,20 @@ def wave_status_of(bu: Path, target: str) -> Any:
     return wave_status(Target.sandbox(target.removeprefix("sandbox:")), loaded, "wave-01", servers)
 
 
+def drop_subnets(target: str, group: str, name: str, gone: set[str]) -> None:
+    """Remove subnets from a VNet as ARM does: a PUT of the VNet without them."""
+    network = clients(Target.sandbox(target.removeprefix("sandbox:"))).network.virtual_networks
+    vnet = rest(network.get(group, name))
+    kept = [s for s in vnet["properties"]["subnets"] if s["name"] not in gone]
+    assert len(kept) < len(vnet["properties"]["subnets"]), [s["name"] for s in vnet["properties"]["subnets"]]
+    subnets = [{"name": s["name"], "properties": {"addressPrefix": s["properties"]["addressPrefix"]}} for s in kept]
+    body = {
+        "location": vnet["location"],
+        "properties": {"addressSpace": vnet["properties"]["addressSpace"], "subnets": subnets},
+    }
+    network.begin_create_or_update(group, name, body).result()
+
+
 def stages(report: Any) -> dict[str, str]:
     return {s.server: s.stage for s in report.lifecycle.servers}
 
@@ -120,6 +134,12 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 2 + 2, spent
     assert not [t for t in spent if "OffAzure" in t or "virtualMachines" in t], spent
     assert spent["Microsoft.Resources/resourceGroups"] == 1 and spent["Microsoft.Network/virtualNetworks"] == 1
+
+    # The test network's subnets removed once the tests are done: nothing is held, for no write
+    # still ahead (the cutover) uses the test network; the cutover below goes on.
+    drop_subnets(target, "rg-finance-servers", "vnet-finance-test", {"snet-fin-web", "snet-fin-app", "snet-fin-db"})
+    status = wave_status_of(bu, target)
+    assert status.held == 0 and set(status.counts.items()) >= {("tested", 36)}, status.servers
 
     writes = sr_writes(box)
     again = run(bu, target, to="tested")
@@ -157,21 +177,9 @@ def test_wave_01_to_tested_then_two_servers_completed_and_reruns_write_nothing(w
     assert spent.total() == SETUP_READS + status.reads_per_cycle and status.reads_per_cycle == 4 + 2, spent
     assert sum(n for t, n in spent.items() if "OffAzure" in t) == 1, spent  # one site, once, for both
 
-    # A target subnet removed after the test migration (a VNet PUT without it, as ARM deletes one):
-    # status says what a run's preflight says, for that subnet's six servers, on one read of each
-    # network as before.
-    network = clients(Target.sandbox(target.removeprefix("sandbox:"))).network.virtual_networks
-    hub = rest(network.get("rg-network-hub", "vnet-hub-eastus"))
-    subnets = [
-        {"name": s["name"], "properties": {"addressPrefix": s["properties"]["addressPrefix"]}}
-        for s in hub["properties"]["subnets"]
-        if s["name"] != "snet-fin-db"
-    ]
-    body = {
-        "location": hub["location"],
-        "properties": {"addressSpace": hub["properties"]["addressSpace"], "subnets": subnets},
-    }
-    network.begin_create_or_update("rg-network-hub", "vnet-hub-eastus", body).result()
+    # A target subnet removed after the test migration: status says what a run's preflight says,
+    # for that subnet's six servers (their cutover would fail), on one read of each network as before.
+    drop_subnets(target, "rg-network-hub", "vnet-hub-eastus", {"snet-fin-db"})
     reads = read_counts(box)
     status = wave_status_of(bu, target)
     spent = read_counts(box) - reads

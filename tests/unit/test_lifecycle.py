@@ -703,25 +703,51 @@ def test_status_judges_servers_whose_item_stands_for_their_discovery_on_their_ta
     assert "not discovered" in without.held["srv-lost"][0]  # a run reads the discovery for everyone
 
 
-def test_status_rows_say_what_holds_a_server_short_of_the_end() -> None:
+def test_each_preflight_problem_holds_back_only_the_writes_it_concerns() -> None:
+    servers = [server("srv-01", appliance="app-2"), server("srv-02", target_subnet="snet-x"), server("srv-03")]
+    found = verdicts(servers, vnets=[PROD])  # no test network: srv-03's problem
+    assert found.blocks == {"srv-01": lc.ALL_ACTIONS, "srv-02": lc.TARGET_ACTIONS, "srv-03": lc.TEST_ACTIONS}
+    assert {"enable", "test_failover"} == lc.TEST_ACTIONS and "test_failover_cleanup" not in lc.TARGET_ACTIONS
+    assert lc.CUTOVER_ACTIONS.isdisjoint(lc.TEST_ACTIONS) and "unplanned_failover" in lc.TARGET_ACTIONS
+    assert verdicts([server("srv-01")], vnets=[PROD], needs_test=False).blocks == {}
+
+
+def test_a_problem_holds_a_server_only_while_a_write_it_concerns_lies_ahead() -> None:
     positions = {
         "tested": Position("tested", "ready for cutover"),
+        "replicating": Position("replicating", "initial replication in progress"),
         "blocked": Position("blocked", "target subnet x is not in y", "create the subnet", resume="ready"),
+        "migrated": Position("migrated", "failed over and committed"),
+        "pending": Position("tested", "failed over; the commit is next", commit_pending=True),
         "done": Position("completed", "replication removed; the VM is kept"),
-        "fine": Position("replicating", "initial replication in progress"),
     }
-    problem = ("target subnet x is not in y", "create the subnet")
-    held = dict.fromkeys(("tested", "blocked", "done"), problem)
+    target = ("target subnet x is not in y", "create the subnet")
+    test = ("test network t does not exist", "create it")
+    held = {**dict.fromkeys(positions, target), "tested": test}
+    blocks = {**dict.fromkeys(positions, lc.TARGET_ACTIONS), "tested": lc.TEST_ACTIONS}
+    holds = lc.holding(positions, held, blocks, "completed")
+    # The tested server's cutover needs no test network; the migrated and pending ones need only
+    # writes (remove, commit) no target problem concerns.
+    assert sorted(holds) == ["blocked", "replicating"]
+    assert sorted(lc.holding(positions, held, {}, "completed")) == [
+        "blocked",
+        "migrated",
+        "pending",
+        "replicating",
+        "tested",
+    ]
+    assert lc.holding(positions, held, blocks, "replicating") == {"blocked": target}
+    assert lc.writes_ahead(positions["replicating"], "completed") == {
+        "test_failover", "test_failover_cleanup", "unplanned_failover", "remove"
+    }  # fmt: skip
+    assert lc.writes_ahead(positions["pending"], "migrated") == {"commit"}
+
     reading = lc.Reading({}, {}, positions)
-    rows = {r.server: r for r in lc.status_rows(reading, held, dict.fromkeys(positions, RG))}
-    assert (rows["tested"].reason, rows["tested"].fix) == (
-        "ready for cutover; held: target subnet x is not in y",
-        problem[1],
-    )
-    assert rows["blocked"].reason == problem[0] and rows["done"].reason == positions["done"].reason
-    assert rows["fine"].reason == positions["fine"].reason and rows["fine"].fix == ""
-    assert lc.held_servers(positions, held, "completed") == ["tested", "blocked"]
-    assert lc.held_servers(positions, held, "tested") == ["blocked"]
+    rows = {r.server: r for r in lc.status_rows(reading, holds, dict.fromkeys(positions, RG))}
+    assert rows["replicating"].reason == "initial replication in progress; held: target subnet x is not in y"
+    assert rows["replicating"].fix == "create the subnet"
+    assert rows["blocked"].reason == target[0]  # a blocked row says it already
+    assert rows["tested"].reason == "ready for cutover" and rows["tested"].fix == ""
 
 
 def test_the_appliances_a_paused_run_waits_for() -> None:
@@ -829,7 +855,10 @@ def test_due_writes_skip_held_and_duplicated_servers() -> None:
         "d": lc.Next("wait"),
         "e": lc.Next("stuck", "commit", "no"),
     }
-    assert lc.due_writes(decisions, {"b": ("x", "y")}, {"c": "twice"}) == {"a": "enable"}
+    assert lc.due_writes(decisions, {"b": lc.ALL_ACTIONS}, {"c": "twice"}) == {"a": "enable"}
+    # A test network problem holds the test failover back, not the cutover.
+    cutover = {"a": lc.Next("act", "unplanned_failover"), "b": lc.Next("act", "test_failover")}
+    assert lc.due_writes(cutover, dict.fromkeys("ab", lc.TEST_ACTIONS), {}) == {"a": "unplanned_failover"}
 
 
 def test_cutover_writes_only_for_approved_servers_inside_a_window() -> None:
