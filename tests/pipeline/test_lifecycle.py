@@ -372,3 +372,14 @@ def test_the_cli_shows_counts_per_stage_as_they_change_and_json_keeps_stdout_to_
     assert "wave-01 readiness: ready 36 (36/36 servers recorded)" in err
     # The progress artifact says the same.
     assert "replicated 2 (2/2 at replicated)" in _artifact_text("lifecycle-progress-finance-wave-01")
+
+    # status: 0 while nothing is blocked or held; 1 once a target subnet is gone, saying how many
+    # servers a preflight problem holds: the six on it (two replicated, four without an item: blocked).
+    assert main(["status", str(bu), "wave-01", *where]) == 0
+    assert "34 ready, 2 replicated (" in capsys.readouterr().err
+    drop_subnets(target, "rg-network-hub", "vnet-hub-eastus", {"snet-fin-web"})
+    assert main(["status", str(bu), "wave-01", *where, "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert "4 blocked, 30 ready, 2 replicated; 6 held by a preflight problem" in err, err
+    held = [s for s in json.loads(out)["servers"] if "snet-fin-web" in s["reason"]]
+    assert len(held) == 6 and all(s["fix"] for s in held), held
