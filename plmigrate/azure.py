@@ -28,6 +28,12 @@ from azure.mgmt.storage import StorageManagementClient
 
 from plmigrate.sandbox.server import SandboxInfo
 
+# The Site Recovery API version every Site Recovery call uses: the client is built with it, and the
+# lifecycle's raw requests (lists read as ARM's JSON, tasks/replication.py) send the same, so an SDK
+# upgrade cannot leave the two on different versions. azure-mgmt-recoveryservicessiterecovery
+# 2.0.0's own default, whose models (InMageRcm) the request bodies follow.
+SITE_RECOVERY_API_VERSION = "2025-08-01"
+
 
 class SandboxCredential:
     """An azure-core TokenCredential that hands out the sandbox's static bearer token."""
@@ -260,13 +266,14 @@ def clients(target: Target) -> AzureClients:
     sub = target.subscription_id
     budget = ArmBudget(target)
 
-    def make(client_class: Any) -> Any:
+    def make(client_class: Any, **pinned: Any) -> Any:
         return client_class(
             credential,
             sub,
             per_retry_policies=[ArmPacer(budget)],
             retry_policy=DeadlineRetryPolicy(timeout=target.operation_seconds),
             **kwargs,
+            **pinned,
         )
 
     return AzureClients(
@@ -276,7 +283,7 @@ def clients(target: Target) -> AzureClients:
         storage=make(StorageManagementClient),
         recoveryservices=make(RecoveryServicesClient),
         authorization=make(AuthorizationManagementClient),
-        siterecovery=make(SiteRecoveryManagementClient),
+        siterecovery=make(SiteRecoveryManagementClient, api_version=SITE_RECOVERY_API_VERSION),
         credential=credential,
     )
 

@@ -24,7 +24,7 @@ from azure.core.rest import HttpRequest
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from plmigrate.azure import Target, arm_error, clients, is_transient, rest
+from plmigrate.azure import SITE_RECOVERY_API_VERSION, Target, arm_error, clients, is_transient, rest
 from plmigrate.lifecycle import Action, job_name
 from tasks.retrying import ARM_RETRIES
 
@@ -152,9 +152,11 @@ def observe(
     def pages_of(fabric: str, container: str) -> tuple[list[dict[str, Any]], int]:
         # The same list operation as the client's list_by_replication_protection_containers, read as
         # ARM's JSON: turning each item into an SDK model and back cost ~2.5 ms an item, 12 s a poll
-        # cycle at 5,000 servers, and the decisions read ARM's JSON anyway.
+        # cycle at 5,000 servers, and the decisions read ARM's JSON anyway. Same API version as the
+        # client's operations (the factory pins both).
         path = f"{vault_id}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}"
-        return _list_counted(target, f"{path}/replicationProtectedItems", sr._config.api_version, missing_ok=False)
+        items_path = f"{path}/replicationProtectedItems"
+        return _list_counted(target, items_path, SITE_RECOVERY_API_VERSION, missing_ok=False)
 
     items: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(containers)))) as pool:

@@ -114,6 +114,7 @@ def register(router: Router, app: SandboxApp) -> None:
     def clear_calls(req: ArmRequest) -> ArmResponse:
         with req.world.lock:
             req.world.calls.clear()
+            req.world.api_versions.clear()
             req.world.call_window = None
         return ArmResponse(204)
 

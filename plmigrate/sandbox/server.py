@@ -139,7 +139,8 @@ class SandboxApp:
         if method.upper() not in {"GET", "HEAD"}:
             self.world.version += 1
         if not is_admin:
-            self.world.count_calls(method.upper(), resource_type, response.status, arrived)
+            version = query.get("api-version", "")
+            self.world.count_calls(method.upper(), resource_type, response.status, arrived, version)
             if method.upper() != "GET" and response.status < 400:
                 self.dirty = True
         return response

@@ -62,6 +62,9 @@ class World:
         # shows its in-progress state until `until`; every read settles what is due first.
         self.in_flight: dict[str, dict[str, Any]] = {}
         self.calls: Counter[tuple[str, str, int]] = Counter()
+        # ARM requests by resource type and the api-version they sent: shows which version each
+        # client (or raw request) used, e.g. that SDK and raw Site Recovery reads agree.
+        self.api_versions: Counter[tuple[str, str]] = Counter()
         # time.monotonic() of the first ARM request's arrival and of the last answer (benchmarks
         # split a run into start-up, ARM window and tail with them).
         self.call_window: tuple[float, float] | None = None
@@ -226,10 +229,13 @@ class World:
         tmp.write_text(json.dumps(self.snapshot(), indent=1, sort_keys=True))
         tmp.replace(path)
 
-    def count_calls(self, method: str, resource_type: str, status: int, arrived: float | None = None) -> None:
+    def count_calls(
+        self, method: str, resource_type: str, status: int, arrived: float | None = None, api_version: str = ""
+    ) -> None:
         now = time.monotonic()
         with self.lock:
             self.calls[(method, resource_type, status)] += 1
+            self.api_versions[(resource_type, api_version)] += 1
             first = now if arrived is None else arrived
             self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
 
@@ -239,7 +245,17 @@ class World:
                 {"method": m, "resource_type": t, "status": s, "count": n}
                 for (m, t, s), n in sorted(self.calls.items())
             ]
+            versions = [
+                {"resource_type": t, "api_version": v, "count": n} for (t, v), n in sorted(self.api_versions.items())
+            ]
         writes = sum(r["count"] for r in rows if r["method"] in {"PUT", "PATCH", "POST", "DELETE"})
         reads = sum(r["count"] for r in rows if r["method"] in {"GET", "HEAD"})
         throttled = sum(r["count"] for r in rows if r["status"] == 429)
-        return {"calls": rows, "reads": reads, "writes": writes, "throttled": throttled, "window": self.call_window}
+        return {
+            "calls": rows,
+            "api_versions": versions,
+            "reads": reads,
+            "writes": writes,
+            "throttled": throttled,
+            "window": self.call_window,
+        }

@@ -9,6 +9,7 @@ finished with the admin API's `advance`.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from plmigrate.azure import AzureClients, Target, arm_error, clients
+from plmigrate.azure import SITE_RECOVERY_API_VERSION, AzureClients, Target, arm_error, clients
 from plmigrate.sandbox import Sandbox
 from plmigrate.sandbox.serve import AdminClient, AdminError
+from tasks.replication import Vault, observe
 
 SUB = "00000000-0000-0000-0000-00000000a11e"
 RG = f"/subscriptions/{SUB}/resourceGroups"
@@ -893,6 +895,25 @@ def test_jobs_list_filters_on_time_and_status(world: World) -> None:
     with pytest.raises(HttpResponseError) as refused:
         list(world.sr.replication_jobs.list("rg-mig", "rsv1", filter="color eq 'blue'"))
     assert refused.value.error.code == "InvalidFilter"
+
+
+def test_poll_cycle_lists_items_at_the_clients_api_version(world: World) -> None:
+    # The lifecycle's poll cycle lists protected items as raw requests beside the client's own
+    # operations (jobs list, item get): both must send the one version the factory pins, or an SDK
+    # upgrade would split them across API versions. The sandbox records what each request sent.
+    world.enable("srv-web-01")
+    world.admin.call("DELETE", "/calls")
+    containers = [(world.reg["fabric"], world.reg["container"])]
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    seen = observe(Target.sandbox(world.box.info), Vault("rg-mig", "rsv1"), containers, since, lambda items: [])
+    assert [i["name"] for i in seen.items] == ["srv-web-01"]
+    world.get("srv-web-01")
+    sent = world.admin.calls()["api_versions"]
+    assert {(r["resource_type"].rsplit("/", 1)[1], r["api_version"]) for r in sent} == {
+        ("replicationProtectedItems", SITE_RECOVERY_API_VERSION),
+        ("replicationJobs", SITE_RECOVERY_API_VERSION),
+    }
+    assert sum(r["count"] for r in sent if r["resource_type"].endswith("/replicationProtectedItems")) == 2
 
 
 # -- jobs cancel and restart, protectable items -------------------------------------------------------
