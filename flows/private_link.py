@@ -48,6 +48,7 @@ from plmigrate.rules import (
     select_cache_account,
     validate_account,
 )
+from plmigrate.runtime import freeze_startup_objects
 from tasks.approval import (
     approval_failure_reason,
     await_connection_approval,
@@ -499,6 +500,7 @@ def private_link_landing_zone(
     dry_run: bool = Field(default=False, json_schema_extra={"title": "Dry Run"}, description=DRY_RUN_HELP),
 ) -> LandingZoneReport:
     """Prepare one business unit's landing zone for replication over Private Link."""
+    freeze_startup_objects()
     files = {"Business Unit File": business_unit_file}
     with failure_published("landing-zone-failed", "Private Link landing zone", files) as failed:
         bu = load_business_unit(business_unit_file)

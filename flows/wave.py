@@ -56,6 +56,7 @@ from plmigrate.inventory import Server, load_inventory
 from plmigrate.model import BusinessUnit, load_business_unit
 from plmigrate.report import AccountReport
 from plmigrate.rules import CacheChoice, DnsResult
+from plmigrate.runtime import freeze_startup_objects
 from plmigrate.wave import (
     Problem,
     ServerState,
@@ -234,6 +235,7 @@ WAVE_RUN_PARAMETER = Field(json_schema_extra={"title": "Wave run"})
 def migration_wave(run: WaveRun = WAVE_RUN_PARAMETER) -> WaveReport:
     """Run one wave of one business unit's inventory (see deployments/): the landing zone and each
     server's readiness, then, with `to` past ready, the servers' lifecycle (flows/lifecycle.py)."""
+    freeze_startup_objects()
     files = {"Business Unit File": run.business_unit_file, "Inventory File": run.inventory_file}
     with failure_published("wave-failed", f"Wave {run.wave}", files) as failed:
         bu = load_business_unit(run.business_unit_file)
