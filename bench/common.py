@@ -268,6 +268,18 @@ def after_final_state(state: Any, returned_at: float) -> float:
     return returned_at - state.timestamp.timestamp()
 
 
+def run_body_seconds(state: Any) -> float:
+    """Seconds from a flow run's Running state (the server's start_time) to its terminal state:
+    the run's body, without the engine's start-up before it and exit after it. The sync engine's
+    heartbeat thread starts with the body and is joined at its next 1 s step, so a call's wall is
+    about its start-up plus this figure rounded up to the next second (docs/performance.md)."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    return state.timestamp.timestamp() - run.start_time.timestamp()
+
+
 def load_average() -> float:
     """The machine's 1-minute load average (the benchmark shares its cores with whatever runs)."""
     return os.getloadavg()[0]

@@ -129,11 +129,11 @@ def validate(target: Target, bu: BusinessUnit, pool: ThreadPoolExecutor) -> list
     """flows.private_link.validate_landing_zone without Prefect."""
     from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
 
-    subscription = inspect_subscription.fn(target, bu.subscription_id, bu.tenant_id)
-    if subscription:
-        raise RuntimeError("; ".join(subscription))
+    subscription = pool.submit(inspect_subscription.fn, target, bu.subscription_id, bu.tenant_id)
     network = pool.submit(inspect_network.fn, target, bu)
     inspected = [pool.submit(inspect_storage_account.fn, target, ref) for ref in bu.storage_accounts]
+    if unseen := subscription.result():
+        raise RuntimeError("; ".join(unseen))
     problems = list(network.result())
     accounts: list[AccountFacts] = []
     for ref, future in zip(bu.storage_accounts, inspected, strict=True):

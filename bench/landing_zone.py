@@ -54,6 +54,7 @@ from bench.common import (
     load_average,
     median_min_max,
     redirect_output,
+    run_body_seconds,
     split_times,
     spread,
     start_sandbox,
@@ -92,20 +93,20 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
     model.add(
         Node(
             "validate: network",
-            ["validate: subscription"],
+            [],  # the validation reads go out together (flows.private_link.validate_landing_zone)
             [
                 ("GET", "Microsoft.Network/virtualNetworks", False),
                 ("GET", "Microsoft.Network/virtualNetworks/subnets", False),
             ],
         )
     )
-    validated = ["validate: network"]
+    validated = ["validate: subscription", "validate: network"]
     for ref in bu.storage_accounts:
         name = f"validate: {ref.name}"
         model.add(
             Node(
                 name,
-                ["validate: subscription"],
+                [],
                 [
                     ("GET", "Microsoft.Storage/storageAccounts", False),
                     ("GET", "Microsoft.Storage/storageAccounts/blobServices", False),
@@ -282,6 +283,7 @@ def flow_phase(api_url: str, server_env: dict[str, str], scenario: str, rerun: b
         return {
             **split_times(sandbox, started, ended),
             "after_final_seconds": after_final_state(state, returned_at),
+            "body_seconds": run_body_seconds(state),
             "load": load,
             "state": state.type.value,
             "error": repr(report) if isinstance(report, BaseException) else "",
@@ -362,6 +364,7 @@ def table(title: str, flow: list[dict[str, Any]], script: list[dict[str, Any]], 
         row("ARM window (first request → last answer)", "arm_seconds"),
         row("tail (last ARM answer → return)", "tail_seconds"),
         flow_row("of it, after the Completed state (state API call, heartbeat join)", "after_final_seconds"),
+        flow_row("run body (Running → Completed state)", "body_seconds"),
         f"| flow / script (medians) | **{w / s:.2f}** | |" if s > 0 else "| flow / script | — | |",
         f"| flow - script (medians) | {w - s:.2f} s | |",
     ]

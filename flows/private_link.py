@@ -85,12 +85,15 @@ class ConnectionApproval(RunInput):
 
 
 def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts]:
-    """Every read-only check, all problems at once, before the first write."""
-    subscription = inspect_subscription(target, bu.subscription_id, bu.tenant_id)
-    if subscription:  # nothing else can be read meaningfully
-        raise InputError(subscription, source=f"business unit {bu.name}")
+    """Every read-only check, all problems at once, before the first write. The reads go out
+    together (one round trip on the critical path, not two); a subscription the credential cannot
+    see is the one problem reported, as nothing else could be read meaningfully."""
+    subscription = inspect_subscription.submit(target, bu.subscription_id, bu.tenant_id)
     network = inspect_network.submit(target, bu)
-    inspected = inspect_storage_account.map(unmapped(target), bu.storage_accounts).result()
+    storage = inspect_storage_account.map(unmapped(target), bu.storage_accounts)
+    if unseen := subscription.result():
+        raise InputError(unseen, source=f"business unit {bu.name}")
+    inspected = storage.result()
     problems = list(network.result())
     facts: list[AccountFacts] = []
     for ref, found in zip(bu.storage_accounts, inspected, strict=True):
