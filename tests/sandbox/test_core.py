@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -46,6 +47,29 @@ def test_tls_is_verified_against_the_sandbox_ca(sandbox: Sandbox) -> None:
     url = sandbox.info.arm_url + "/subscriptions/x?api-version=1"
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(url, context=ssl.create_default_context())
+
+
+def test_responses_are_not_held_back_by_nagle(sandbox: Sandbox) -> None:
+    # Headers and body go out as two writes; with Nagle on, the body waited ~40 ms for the
+    # client's delayed ACK of the headers, a latency ARM does not have (docs/performance.md).
+    # The server-side socket of a live connection must have TCP_NODELAY.
+    assert sandbox.https is not None
+    seen: list[int] = []
+    real = sandbox.https.context
+
+    class Spy:  # the server's TLS context, noting each accepted socket's option as TLS starts
+        def wrap_socket(self, sock: socket.socket, **kwargs: object) -> ssl.SSLSocket:
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            return real.wrap_socket(sock, **kwargs)  # type: ignore[arg-type]
+
+    sandbox.https.context = Spy()  # type: ignore[assignment]
+    try:
+        context = ssl.create_default_context(cafile=sandbox.info.ca_file)
+        with pytest.raises(urllib.error.HTTPError):  # 401 without a token: the connection is what counts
+            urllib.request.urlopen(sandbox.info.arm_url + "/subscriptions", context=context, timeout=10)
+    finally:
+        sandbox.https.context = real
+    assert seen and all(seen), seen
 
 
 def test_resource_groups_create_get_and_case_insensitive_paths(azure: AzureClients) -> None:
