@@ -254,9 +254,7 @@ def _converge(sandbox: Any, bu: Any) -> None:
     from plmigrate.azure import Target
 
     run_landing_zone(Target.sandbox(sandbox.info).paced(bu.limits), bu)
-    with sandbox.world.lock:
-        sandbox.world.calls.clear()
-        sandbox.world.call_window = None
+    sandbox.world.forget_calls()
 
 
 def flow_phase(api_url: str, server_env: dict[str, str], scenario: str, rerun: bool, work: str) -> dict[str, Any]:

@@ -113,9 +113,7 @@ def _world(work: Path, n: int) -> tuple[Any, Any, list[Any], Path]:
     servers = load_inventory(work / "wave.csv", bu, WAVE)
     run_baseline(Target.sandbox(sandbox.info).paced(bu.limits), bu, WAVE, servers, work)
     AdminClient(sandbox.info).register_appliance(bu.vault_id, "appliance-fin-01")
-    with sandbox.world.lock:
-        sandbox.world.calls.clear()
-        sandbox.world.call_window = None
+    sandbox.world.forget_calls()
     info = work / f"sandbox-{os.getpid()}.json"
     sandbox.info.write(info)
     return sandbox, bu, servers, info

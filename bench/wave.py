@@ -177,9 +177,7 @@ def _converge(sandbox: Any, bu_file: str, inventory: str, work: str) -> None:
     run_baseline(
         Target.sandbox(sandbox.info).paced(bu.limits), bu, WAVE, load_inventory(inventory, bu, WAVE), Path(work)
     )
-    with sandbox.world.lock:
-        sandbox.world.calls.clear()
-        sandbox.world.call_window = None
+    sandbox.world.forget_calls()
 
 
 def wave_phase(

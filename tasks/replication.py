@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 
 from plmigrate.azure import SITE_RECOVERY_API_VERSION, Target, arm_error, clients, is_transient, rest
 from plmigrate.lifecycle import Action, job_name
+from plmigrate.naming import arm_id
 from tasks.retrying import ARM_RETRIES
 
 OFFAZURE_API_VERSION = "2023-06-06"
@@ -144,10 +145,7 @@ def observe(
     sr = clients(target).siterecovery
     reads = 0
 
-    vault_id = (
-        f"/subscriptions/{target.subscription_id}/resourceGroups/{vault.resource_group}"
-        f"/providers/Microsoft.RecoveryServices/vaults/{vault.name}"
-    )
+    vault_id = arm_id(target.subscription_id, vault.resource_group, "Microsoft.RecoveryServices/vaults", vault.name)
 
     def pages_of(fabric: str, container: str) -> tuple[list[dict[str, Any]], int]:
         # The same list operation as the client's list_by_replication_protection_containers, read as

@@ -112,10 +112,7 @@ def register(router: Router, app: SandboxApp) -> None:
         return ArmResponse(200, req.world.call_report())
 
     def clear_calls(req: ArmRequest) -> ArmResponse:
-        with req.world.lock:
-            req.world.calls.clear()
-            req.world.api_versions.clear()
-            req.world.call_window = None
+        req.world.forget_calls()
         return ArmResponse(204)
 
     def get_state(req: ArmRequest) -> ArmResponse:

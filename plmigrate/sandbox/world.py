@@ -239,6 +239,13 @@ class World:
             first = now if arrived is None else arrived
             self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
 
+    def forget_calls(self) -> None:
+        """Start the call counts, api-versions and call window afresh (after a set-up's calls)."""
+        with self.lock:
+            self.calls.clear()
+            self.api_versions.clear()
+            self.call_window = None
+
     def call_report(self) -> dict[str, Any]:
         with self.lock:
             rows = [
