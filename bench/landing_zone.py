@@ -287,6 +287,7 @@ def flow_phase(api_url: str, server_env: dict[str, str], scenario: str, rerun: b
             "error": repr(report) if isinstance(report, BaseException) else "",
             "reads": calls["reads"],
             "writes": calls["writes"],
+            "connections": calls["connections"],
             "calls": calls,
         }
     finally:
@@ -327,6 +328,7 @@ def script_phase(scenario: str, rerun: bool, work: str) -> dict[str, Any]:
             "error": error,
             "reads": calls["reads"],
             "writes": calls["writes"],
+            "connections": calls["connections"],
             "calls": calls,
         }
     finally:
@@ -372,6 +374,8 @@ def table(title: str, flow: list[dict[str, Any]], script: list[dict[str, Any]], 
         )
     lines += [
         f"| ARM reads / writes | {_calls(flow)} | {_calls(script)} |",
+        f"| TLS connections opened (ARM and admin) | {spread(_column(flow, 'connections'), '', 0)} | "
+        f"{spread(_column(script, 'connections'), '', 0)} |",
         f"| runs completed | {sum(r['state'] == 'COMPLETED' for r in flow)} of {len(flow)} | "
         f"{sum(r['state'] == 'COMPLETED' for r in script)} of {len(script)} |",
         f"| load average at start (1 min) | {spread(_column(flow, 'load'), '', 1)} | "

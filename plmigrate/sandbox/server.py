@@ -250,6 +250,7 @@ class _HttpsServer(ThreadingHTTPServer):
             tls = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
+        self.app.world.count_connection()
         try:
             super().finish_request(tls, client_address)
         finally:

@@ -68,6 +68,9 @@ class World:
         # time.monotonic() of the first ARM request's arrival and of the last answer (benchmarks
         # split a run into start-up, ARM window and tail with them).
         self.call_window: tuple[float, float] | None = None
+        # TLS connections the server accepted (ARM and admin API share the port): shows whether
+        # clients reuse their connections (plmigrate's share one pool per target).
+        self.connections = 0
         self.counters: Counter[str] = Counter()
         # Conditional forwarders on the on-prem DNS server: public zone -> VNet ID of the forwarder.
         self.dns_forwarders: dict[str, str] = {}
@@ -239,9 +242,15 @@ class World:
             first = now if arrived is None else arrived
             self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
 
-    def forget_calls(self) -> None:
-        """Start the call counts, api-versions and call window afresh (after a set-up's calls)."""
+    def count_connection(self) -> None:
         with self.lock:
+            self.connections += 1
+
+    def forget_calls(self) -> None:
+        """Start the call counts, api-versions, connection count and call window afresh (after a
+        set-up's calls)."""
+        with self.lock:
+            self.connections = 0
             self.calls.clear()
             self.api_versions.clear()
             self.call_window = None
@@ -264,5 +273,6 @@ class World:
             "reads": reads,
             "writes": writes,
             "throttled": throttled,
+            "connections": self.connections,
             "window": self.call_window,
         }
