@@ -20,11 +20,18 @@ import math
 import time
 from typing import Any, Literal
 
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router
 from plmigrate.sandbox.world import key
 
 OPERATIONS_PATH = "/subscriptions/{subscriptionId}/providers/Sandbox.Operations/operations/{operationId}"
 RESULTS_PATH = "/subscriptions/{subscriptionId}/providers/Sandbox.Operations/operationResults/{operationId}"
+# The operation URLs carry the api-version of the call that started the operation: any version some
+# emulated type serves.
+API_VERSIONS: dict[str, Served] = {
+    "Sandbox.Operations/operations": served(routing="echo"),
+    "Sandbox.Operations/operationResults": served(routing="echo"),
+}
 
 
 def accepted(

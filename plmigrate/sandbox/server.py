@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from plmigrate.sandbox import admin, lro, providers
+from plmigrate.sandbox import admin, apiversions, lro, providers
 from plmigrate.sandbox.arm import (
     ArmError,
     ArmRequest,
@@ -77,6 +77,7 @@ class SandboxApp:
             provider.register(self.router)
         self.admin_router = Router()
         admin.register(self.admin_router, self)
+        self.api_versions = apiversions.sandbox_table()
         self.world: World
         self.behaviour = Behaviour(scenario.faults, scenario.latencies, scenario.throttling)
         self.dirty = False
@@ -118,6 +119,9 @@ class SandboxApp:
         try:
             self._authenticate(headers)
             body = self._parse_body(raw_body)
+            if not is_admin:
+                # Before routing and throttling, as ARM's front door checks it: a refusal writes nothing.
+                query["api-version"] = self._api_version(method, path, split.query, body)
             router = self.admin_router if is_admin else self.router
             found = router.match(method, path)
             if found is None:
@@ -144,6 +148,15 @@ class SandboxApp:
             if method.upper() != "GET" and response.status < 400:
                 self.dirty = True
         return response
+
+    def _api_version(self, method: str, path: str, raw_query: str, body: Any) -> str:
+        def group_location() -> str | None:
+            parsed = parse_resource_id(path)
+            group_id = f"/subscriptions/{parsed.get('subscription')}/resourceGroups/{parsed.get('resourceGroup')}"
+            found = self.world.get(group_id) if "resourceGroup" in parsed else None
+            return found.get("location") if found else None
+
+        return self.api_versions.check(method, path, raw_query, body, group_location)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")

@@ -29,6 +29,7 @@ import time
 import uuid
 from typing import Any
 
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import (
     ArmError,
     ArmRequest,
@@ -40,6 +41,20 @@ from plmigrate.sandbox.arm import (
     parse_resource_id,
 )
 from plmigrate.sandbox.world import World, key
+
+# Microsoft.Authorization's versions of the two types (authorization specs); 2022-04-01 is
+# azure-mgmt-authorization 4.0.0's default for both. Location-less: ARM refuses other versions with
+# 404 InvalidResourceType.
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.Authorization/roleAssignments": served(
+        "2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview", "2020-04-01-preview",
+        "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01", routing="locationless",
+    ),
+    "Microsoft.Authorization/roleDefinitions": served(
+        "2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview", routing="locationless"
+    ),
+}
+
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"

@@ -15,10 +15,20 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox import lro
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found, paged
 from plmigrate.sandbox.providers import network
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.world import World
+
+# Microsoft.Compute virtual machine versions (compute specs); 2024-07-01 is what tasks/replication.py
+# reads the migrated VMs with (no SDK client).
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.Compute/virtualMachines": served(
+        "2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01"
+    ),
+}
+
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 NIC_TYPE = "Microsoft.Network/networkInterfaces"

@@ -32,10 +32,25 @@ from typing import Any
 
 from plmigrate.regions import geo_code
 from plmigrate.sandbox import connections, lro
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, paged, parse_resource_id
 from plmigrate.sandbox.providers import privatedns
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.world import World, key
+
+# Microsoft.Network's stable versions from the REST specs (Network/stable/...); 2026-03-01 is
+# azure-mgmt-network 33.1.0's default, 2025-05-01 the official examples', 2024-05-01 the raw VNet
+# read in tasks/replication.py. Subnets, zone groups and connections are served at their parents'.
+_NETWORK = served(
+    "2023-09-01", "2023-11-01", "2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01", "2024-10-01", "2025-01-01",
+    "2025-03-01", "2025-05-01", "2026-03-01",
+)
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.Network/virtualNetworks": _NETWORK,
+    "Microsoft.Network/privateEndpoints": _NETWORK,
+    "Microsoft.Network/networkInterfaces": _NETWORK,
+}
+
 
 RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network"
 VNETS = RG + "/virtualNetworks"

@@ -20,10 +20,23 @@ import time
 import uuid
 from typing import Any
 
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmRequest, ArmResponse, Router, not_found, paged
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.scenario import ApplianceSeed, MachineSeed
 from plmigrate.sandbox.world import World
+
+# Microsoft.OffAzure's versions (migrate specs, OffAzure readme); 2023-06-06 is what
+# tasks/replication.py reads discovered machines with (no SDK client).
+_OFFAZURE = served(
+    "2020-01-01", "2020-07-07", "2023-06-06", "2023-10-01-preview", "2024-05-01-preview", "2024-07-01-preview",
+    "2024-12-01-preview",
+)
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.OffAzure/VMwareSites": _OFFAZURE,
+    "Microsoft.OffAzure/serverSites": _OFFAZURE,
+}
+
 
 VMWARE_SITES = "Microsoft.OffAzure/VMwareSites"
 SERVER_SITES = "Microsoft.OffAzure/serverSites"

@@ -25,9 +25,19 @@ import uuid
 from typing import Any
 
 from plmigrate.sandbox import lro
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.providers.resources import group_id, require_group
 from plmigrate.sandbox.world import World, key
+
+# Private DNS's versions (privatedns specs); 2024-06-01 is azure-mgmt-privatedns 2.0.0's default.
+# A global type: ARM's refusal names location 'global'.
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.Network/privateDnsZones": served(
+        "2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01", routing="global"
+    ),
+}
+
 
 ZONE_TYPE = "Microsoft.Network/privateDnsZones"
 LINK_TYPE = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"

@@ -21,10 +21,23 @@ from typing import Any
 
 from plmigrate.regions import GEO_CODES, normalize_region
 from plmigrate.sandbox import connections, lro
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.providers.authorization import register_principal
 from plmigrate.sandbox.providers.resources import require_group
 from plmigrate.sandbox.world import World
+
+# Recovery Services vault versions (RecoveryServices specs' readme tags); 2026-11-01 is
+# azure-mgmt-recoveryservices 4.3.0's default, 2025-08-01 the official examples'. Site Recovery's
+# types under a vault have their own table (siterecovery/routes.py).
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.RecoveryServices/vaults": served(
+        "2023-04-01", "2023-06-01", "2023-08-01", "2024-01-01", "2024-02-01", "2024-04-01", "2024-10-01",
+        "2025-01-01", "2025-02-01", "2025-08-01", "2026-01-01", "2026-02-01", "2026-05-01", "2026-07-01",
+        "2026-08-01", "2026-11-01",
+    ),
+}
+
 
 VAULT_TYPE = "Microsoft.RecoveryServices/vaults"
 VAULTS = (

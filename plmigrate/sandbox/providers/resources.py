@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad_request, not_found, paged
 from plmigrate.sandbox.world import World
+
+# ARM's own versions (Microsoft.Resources; 2025-04-01 is azure-mgmt-resource 26's default, 2022-12-01
+# what tasks/inspect.py reads a subscription with). ARM answers a version outside them with
+# InvalidApiVersionParameter, and names these in every InvalidApiVersionParameter.
+RESOURCES_VERSIONS = served(
+    "2021-04-01", "2022-09-01", "2022-12-01", "2023-07-01", "2024-03-01", "2024-07-01", "2024-08-01", "2024-11-01",
+    "2025-03-01", "2025-04-01", routing="arm",
+)
+API_VERSIONS: dict[str, Served] = {
+    "Microsoft.Resources/resourceGroups": RESOURCES_VERSIONS,
+    "Microsoft.Resources/subscriptions": RESOURCES_VERSIONS,
+}
+
 
 GROUP = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}"
 

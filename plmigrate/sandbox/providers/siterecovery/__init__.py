@@ -12,9 +12,10 @@ from __future__ import annotations
 from plmigrate.sandbox.arm import Router
 from plmigrate.sandbox.providers.siterecovery import routes
 from plmigrate.sandbox.providers.siterecovery.infra import RegistrationFailed, register_appliance
+from plmigrate.sandbox.providers.siterecovery.routes import API_VERSIONS
 from plmigrate.sandbox.world import World
 
-__all__ = ["RegistrationFailed", "register", "register_appliance", "seed"]
+__all__ = ["API_VERSIONS", "RegistrationFailed", "register", "register_appliance", "seed"]
 
 
 def register(router: Router) -> None:

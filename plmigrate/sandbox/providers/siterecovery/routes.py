@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from plmigrate.sandbox.apiversions import Served, served
 from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, not_found, page_window, paged
 from plmigrate.sandbox.providers import offazure
 from plmigrate.sandbox.providers.recoveryservices import VAULT, require_vault
@@ -25,6 +26,29 @@ CONTAINERS = FABRIC + "/replicationProtectionContainers"
 CONTAINER = CONTAINERS + "/{containerName}"
 ITEMS = CONTAINER + "/replicationProtectedItems"
 ITEM = ITEMS + "/{itemName}"
+
+# Site Recovery's versions (recoveryservicessiterecovery specs' readme tags): 2025-08-01 is
+# azure-mgmt-recoveryservicessiterecovery 2.0.0's default and SITE_RECOVERY_API_VERSION, 2026-05-01
+# the official examples'. Its types under a vault are served at these, not at the vault's.
+_SITE_RECOVERY = served(
+    "2023-08-01", "2024-01-01", "2024-02-01", "2024-04-01", "2024-10-01", "2025-01-01", "2025-02-01", "2025-08-01",
+    "2026-05-01",
+)
+API_VERSIONS: dict[str, Served] = {
+    f"Microsoft.RecoveryServices/vaults/{child}": _SITE_RECOVERY
+    for child in (
+        "replicationFabrics",
+        "replicationPolicies",
+        "replicationProtectionContainers",
+        "replicationProtectionContainerMappings",
+        "replicationProtectedItems",
+        "replicationAppliances",
+        "replicationRecoveryServicesProviders",
+        "replicationJobs",
+        "replicationOperationStatus",
+        "replicationOperationResults",
+    )
+}
 
 
 # -- lookups -------------------------------------------------------------------------------------
