@@ -116,6 +116,8 @@ class SandboxApp:
         }
         is_admin = path.lower().startswith(ADMIN_PREFIX)
         resource_type = "sandbox/admin" if is_admin else resource_type_of(path)
+        if not is_admin:
+            self.world.arrive()
         try:
             self._authenticate(headers)
             body = self._parse_body(raw_body)

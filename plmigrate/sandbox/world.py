@@ -71,6 +71,10 @@ class World:
         # TLS connections the server accepted (ARM and admin API share the port): shows whether
         # clients reuse their connections (plmigrate's share one pool per target).
         self.connections = 0
+        # ARM requests being answered now, and the most at once: shows a client's pacing (plmigrate
+        # keeps at most limits.arm_concurrency calls in flight per target).
+        self.in_flight_calls = 0
+        self.peak_in_flight = 0
         self.counters: Counter[str] = Counter()
         # Conditional forwarders on the on-prem DNS server: public zone -> VNet ID of the forwarder.
         self.dns_forwarders: dict[str, str] = {}
@@ -237,20 +241,28 @@ class World:
     ) -> None:
         now = time.monotonic()
         with self.lock:
+            self.in_flight_calls = max(0, self.in_flight_calls - 1)
             self.calls[(method, resource_type, status)] += 1
             self.api_versions[(resource_type, api_version)] += 1
             first = now if arrived is None else arrived
             self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
+
+    def arrive(self) -> None:
+        """An ARM request arrived; `count_calls` ends it."""
+        with self.lock:
+            self.in_flight_calls += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight_calls)
 
     def count_connection(self) -> None:
         with self.lock:
             self.connections += 1
 
     def forget_calls(self) -> None:
-        """Start the call counts, api-versions, connection count and call window afresh (after a
-        set-up's calls)."""
+        """Start the call counts, api-versions, connection count, peak of calls in flight and call
+        window afresh (after a set-up's calls)."""
         with self.lock:
             self.connections = 0
+            self.peak_in_flight = self.in_flight_calls
             self.calls.clear()
             self.api_versions.clear()
             self.call_window = None
@@ -274,5 +286,6 @@ class World:
             "writes": writes,
             "throttled": throttled,
             "connections": self.connections,
+            "peak_in_flight": self.peak_in_flight,
             "window": self.call_window,
         }
