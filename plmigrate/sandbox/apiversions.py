@@ -11,8 +11,9 @@ changes nothing. What it answers (the codes and wordings people paste from real 
   - ARM's own types (`Microsoft.Resources`): 400 `InvalidApiVersionParameter`, as above;
   - a provider's type in a resource group: 400 `NoRegisteredProviderFound`, "No registered resource
     provider found for location '...' and API version '...' for type '...'. The supported
-    api-versions are '...'. The supported locations are '...'." (location: the body's, else the
-    resource group's; `global` for global types such as private DNS zones);
+    api-versions are '...'. The supported locations are '...'." (location: the body's, else that of
+    the closest existing resource on the path, the resource group at the latest; `global` for
+    global types such as private DNS zones);
   - a location-less type (role assignments and definitions) or one addressed outside a resource
     group (subscription-wide lists, name checks): 404 `InvalidResourceType`, "The resource type
     '...' could not be found in the namespace '...' for api version '...'. The supported
@@ -124,10 +125,12 @@ class VersionTable:
     def versions_of(self, entry: Served) -> tuple[str, ...]:
         return self._every if entry.routing == "echo" else entry.versions
 
-    def check(self, method: str, path: str, raw_query: str, body: Any, group_location: Callable[[], str | None]) -> str:
+    def check(
+        self, method: str, path: str, raw_query: str, body: Any, tracked_location: Callable[[], str | None]
+    ) -> str:
         """The request's api-version if the type addressed by `path` is served at it; else ARM's
-        refusal. `group_location()` is the location of the path's resource group, if it exists
-        (asked only for a refusal that names it)."""
+        refusal. `tracked_location()` is the location of the closest existing resource on the path
+        (the resource group at the latest), asked only for a refusal that names it."""
         version = requested_version(raw_query)
         if version is None:
             raise ArmError(
@@ -159,7 +162,7 @@ class VersionTable:
         if entry.routing == "global":
             location, supported = "global", "global"
         else:
-            location = _body_location(method, body) or group_location() or ""
+            location = _body_location(method, body) or tracked_location() or ""
             supported = REGIONS
         raise ArmError(
             400,

@@ -152,13 +152,18 @@ class SandboxApp:
         return response
 
     def _api_version(self, method: str, path: str, raw_query: str, body: Any) -> str:
-        def group_location() -> str | None:
-            parsed = parse_resource_id(path)
-            group_id = f"/subscriptions/{parsed.get('subscription')}/resourceGroups/{parsed.get('resourceGroup')}"
-            found = self.world.get(group_id) if "resourceGroup" in parsed else None
-            return found.get("location") if found else None
+        def tracked_location() -> str | None:
+            # ARM routes by the closest tracked resource on the path: the resource, a parent, or
+            # the resource group (only for a refusal that names the location).
+            segments = [s for s in path.split("/") if s]
+            while len(segments) >= 4:
+                found = self.world.get("/" + "/".join(segments))
+                if found is not None and found.get("location"):
+                    return str(found["location"])
+                segments = segments[:-1]
+            return None
 
-        return self.api_versions.check(method, path, raw_query, body, group_location)
+        return self.api_versions.check(method, path, raw_query, body, tracked_location)
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         auth = headers.get("authorization", "")

@@ -231,6 +231,20 @@ def test_a_put_names_the_location_of_its_body(sandbox: Sandbox) -> None:
     assert "for location 'westeurope' and API version '2019-01-01'" in answer["error"]["message"]
 
 
+def test_a_refusal_names_the_location_of_the_closest_existing_resource(sandbox: Sandbox) -> None:
+    # The vault is in westeurope, its resource group in eastus: ARM routes by the vault.
+    vault = SUB + "/resourceGroups/rg-migrate-finance/providers/Microsoft.RecoveryServices/vaults/rsv-we"
+    body = {"location": "westeurope", "sku": {"name": "Standard"}, "properties": {}}
+    status, _, _ = call(sandbox, "PUT", vault, "api-version=2026-11-01", body)
+    assert status in {200, 201, 202}
+    for path in (vault, vault + "/privateLinkResources"):
+        status, _, answer = call(sandbox, "GET", path, "api-version=2019-01-01")
+        assert status == 400
+        assert "for location 'westeurope' and API version '2019-01-01' for type 'vaults'" in answer["error"]["message"]
+    status, _, answer = call(sandbox, "GET", vault[: vault.index("/rsv-we")] + "/rsv-gone", "api-version=2019-01-01")
+    assert "for location 'eastus'" in answer["error"]["message"]
+
+
 def test_the_parameter_name_is_matched_case_insensitively_and_echoed(sandbox: Sandbox) -> None:
     status, _, _ = call(sandbox, "GET", SUB + "/resourcegroups/rg-network-hub", "API-Version=2025-04-01")
     assert status == 200
