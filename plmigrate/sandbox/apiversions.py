@@ -22,7 +22,9 @@ changes nothing. What it answers (the codes and wordings people paste from real 
 The versions live with the providers: each provider module has `API_VERSIONS`, a mapping from a
 resource type (`Microsoft.Network/privateEndpoints`) to a `Served`. A nested type without its own
 entry (`privateEndpoints/privateDnsZoneGroups`) is served at its parent's versions. The query
-parameter's name is matched case-insensitively (`Api-Version=` works against ARM too).
+parameter's name is matched case-insensitively (`Api-Version=` is accepted), as ARM's ASP.NET front
+door reads query names (ignoring case); no published source states it for ARM. Every SDK client
+sends the lower-case name, so only a raw request could tell the difference.
 """
 
 from __future__ import annotations
