@@ -42,16 +42,50 @@ from plmigrate.sandbox.arm import (
 )
 from plmigrate.sandbox.world import World, key
 
-# Microsoft.Authorization's versions of the two types (authorization specs); 2022-04-01 is
-# azure-mgmt-authorization 4.0.0's default for both. Location-less: ARM refuses other versions with
-# 404 InvalidResourceType.
+# Microsoft.Authorization's versions of the two types: the lists ARM itself gave in its refusals
+# (InvalidResourceType, pasted in Azure/azure-sdk-for-go#16699 and Azure/azure-cli#18289; note
+# 2020-10-01-preview is absent though the specs have it) plus the later 2022-04-01, which
+# azure-mgmt-authorization 4.0.0 sends for both. Location-less: other versions get 404.
 API_VERSIONS: dict[str, Served] = {
     "Microsoft.Authorization/roleAssignments": served(
-        "2015-07-01", "2018-01-01-preview", "2018-09-01-preview", "2020-03-01-preview", "2020-04-01-preview",
-        "2020-08-01-preview", "2020-10-01-preview", "2022-01-01-preview", "2022-04-01", routing="locationless",
+        "2014-04-01-preview",
+        "2014-07-01-preview",
+        "2014-10-01-preview",
+        "2015-05-01-preview",
+        "2015-06-01",
+        "2015-07-01",
+        "2016-07-01",
+        "2017-05-01",
+        "2017-09-01",
+        "2017-10-01-preview",
+        "2018-01-01-preview",
+        "2018-07-01",
+        "2018-09-01-preview",
+        "2018-12-01-preview",
+        "2019-04-01-preview",
+        "2020-03-01-preview",
+        "2020-04-01-preview",
+        "2020-08-01-preview",
+        "2021-04-01-preview",
+        "2022-01-01-preview",
+        "2022-04-01",
+        routing="locationless",
     ),
     "Microsoft.Authorization/roleDefinitions": served(
-        "2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview", routing="locationless"
+        "2014-04-01-preview",
+        "2014-07-01-preview",
+        "2014-10-01-preview",
+        "2015-05-01-preview",
+        "2015-06-01",
+        "2015-07-01",
+        "2016-07-01",
+        "2017-05-01",
+        "2017-09-01",
+        "2018-01-01-preview",
+        "2018-07-01",
+        "2022-04-01",
+        "2022-05-01-preview",
+        routing="locationless",
     ),
 }
 

@@ -42,8 +42,19 @@ from plmigrate.sandbox.world import World, key
 # azure-mgmt-network 33.1.0's default, 2025-05-01 the official examples', 2024-05-01 the raw VNet
 # read in tasks/replication.py. Subnets, zone groups and connections are served at their parents'.
 _NETWORK = served(
-    "2023-09-01", "2023-11-01", "2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01", "2024-10-01", "2025-01-01",
-    "2025-03-01", "2025-05-01", "2026-03-01",
+    "2023-09-01",
+    "2023-11-01",
+    "2024-01-01",
+    "2024-03-01",
+    "2024-05-01",
+    "2024-07-01",
+    "2024-10-01",
+    "2025-01-01",
+    "2025-03-01",
+    "2025-05-01",
+    "2025-07-01",
+    "2025-09-01",
+    "2026-03-01",
 )
 API_VERSIONS: dict[str, Served] = {
     "Microsoft.Network/virtualNetworks": _NETWORK,

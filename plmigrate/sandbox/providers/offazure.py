@@ -29,7 +29,12 @@ from plmigrate.sandbox.world import World
 # Microsoft.OffAzure's versions (migrate specs, OffAzure readme); 2023-06-06 is what
 # tasks/replication.py reads discovered machines with (no SDK client).
 _OFFAZURE = served(
-    "2020-01-01", "2020-07-07", "2023-06-06", "2023-10-01-preview", "2024-05-01-preview", "2024-07-01-preview",
+    "2020-01-01",
+    "2020-07-07",
+    "2023-06-06",
+    "2023-10-01-preview",
+    "2024-05-01-preview",
+    "2024-07-01-preview",
     "2024-12-01-preview",
 )
 API_VERSIONS: dict[str, Served] = {

@@ -30,8 +30,16 @@ from plmigrate.sandbox.world import World
 # Microsoft.Storage's stable versions (storage specs' readme tags); 2026-09-01 is azure-mgmt-storage
 # 25.3.0's default, 2025-06-01 the official examples'.
 _STORAGE = served(
-    "2023-01-01", "2023-04-01", "2023-05-01", "2024-01-01", "2025-01-01", "2025-06-01", "2025-08-01", "2026-04-01",
-    "2026-06-01", "2026-09-01",
+    "2023-01-01",
+    "2023-04-01",
+    "2023-05-01",
+    "2024-01-01",
+    "2025-01-01",
+    "2025-06-01",
+    "2025-08-01",
+    "2026-04-01",
+    "2026-06-01",
+    "2026-09-01",
 )
 API_VERSIONS: dict[str, Served] = {
     "Microsoft.Storage/storageAccounts": _STORAGE,

@@ -31,7 +31,14 @@ ITEM = ITEMS + "/{itemName}"
 # azure-mgmt-recoveryservicessiterecovery 2.0.0's default and SITE_RECOVERY_API_VERSION, 2026-05-01
 # the official examples'. Its types under a vault are served at these, not at the vault's.
 _SITE_RECOVERY = served(
-    "2023-08-01", "2024-01-01", "2024-02-01", "2024-04-01", "2024-10-01", "2025-01-01", "2025-02-01", "2025-08-01",
+    "2023-08-01",
+    "2024-01-01",
+    "2024-02-01",
+    "2024-04-01",
+    "2024-10-01",
+    "2025-01-01",
+    "2025-02-01",
+    "2025-08-01",
     "2026-05-01",
 )
 API_VERSIONS: dict[str, Served] = {
