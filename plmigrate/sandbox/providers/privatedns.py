@@ -30,11 +30,11 @@ from plmigrate.sandbox.arm import ArmError, ArmRequest, ArmResponse, Router, bad
 from plmigrate.sandbox.providers.resources import group_id, require_group
 from plmigrate.sandbox.world import World, key
 
-# Private DNS's versions (privatedns specs); 2024-06-01 is azure-mgmt-privatedns 2.0.0's default.
-# A global type: ARM's refusal names location 'global'.
+# Private DNS's versions (privatedns specs' readme tags, PrivateDns/readme.md); 2024-06-01 is
+# azure-mgmt-privatedns 2.0.0's default. A global type: ARM's refusal names location 'global'.
 API_VERSIONS: dict[str, Served] = {
     "Microsoft.Network/privateDnsZones": served(
-        "2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01", routing="global"
+        "2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01", "2026-06-01-preview", routing="global"
     ),
 }
 
