@@ -61,13 +61,14 @@ def run_baseline(
     }
     with disable_run_logger(), ThreadPoolExecutor(max_workers=workers) as pool:
         graph = Graph(pool)
-        accounts = {a.name: a for a in validate(target, bu, pool)}
+        inspection = validate(target, bu, pool)
+        accounts = {a.name: a for a in inspection.accounts}
         choices = choose_cache_accounts(servers, accounts, bu)
         needed = [accounts[name] for name in accounts_needed(servers, choices)]
         log.info("Wave %s: %d servers, %d storage accounts", wave, len(servers), len(needed))
 
         # The landing zone and the accounts in graph order, DNS per appliance once records exist.
-        lz = start_landing_zone(target, bu, needed, graph)
+        lz = start_landing_zone(target, bu, inspection, needed, graph)
         sides = {VAULT: (lz.vault_endpoint, lz.vault_zone_group)} | {
             name: (side["endpoint"], side["zone_group"]) for name, side in lz.accounts.items()
         }

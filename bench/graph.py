@@ -10,10 +10,12 @@ as Prefect resolves futures passed to a task.
 
 The dependency graph is the flow's (flows/private_link.py):
 
-    resource groups → vault → vault endpoint → zone group (also needs the ASR zone) → DNS
-    resource group (DNS) → ASR zone + links;  → blob zone + links
-    per account: roles (need the vault identity); trusted services; blob endpoint (its resource
-    group) → zone group (also needs the blob zone) → DNS
+    validation (reads, the resource groups among them); then, each into its resource group once
+    that exists (created first if validation did not find it):
+    vault → vault endpoint → zone group (also needs the ASR zone) → DNS
+    ASR zone + links; blob zone + links
+    per account: roles (need the vault identity); trusted services; blob endpoint → zone group
+    (also needs the blob zone) → DNS
 
 The task bodies call `get_run_logger()`; run them inside `prefect.logging.disable_run_logger()`
 (Prefect's documented way to call `.fn` outside a run), as `run_landing_zone` does.
@@ -29,7 +31,7 @@ from typing import Any
 
 from plmigrate.azure import Target
 from plmigrate.errors import StepFailed
-from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.facts import EndpointFacts, Inspection, RoleGrant, VaultFacts
 from plmigrate.model import BusinessUnit
 from plmigrate.naming import arm_id
 from plmigrate.report import AccountReport
@@ -125,13 +127,14 @@ class LandingZone:
     accounts: dict[str, dict[str, Future]] = field(default_factory=dict)
 
 
-def validate(target: Target, bu: BusinessUnit, pool: ThreadPoolExecutor) -> list[AccountFacts]:
+def validate(target: Target, bu: BusinessUnit, pool: ThreadPoolExecutor) -> Inspection:
     """flows.private_link.validate_landing_zone without Prefect."""
-    from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
+    from tasks.inspect import inspect_network, inspect_resource_groups, inspect_storage_account, inspect_subscription
 
     subscription = pool.submit(inspect_subscription.fn, target, bu.subscription_id, bu.tenant_id)
     network = pool.submit(inspect_network.fn, target, bu)
     inspected = [pool.submit(inspect_storage_account.fn, target, ref) for ref in bu.storage_accounts]
+    groups = pool.submit(inspect_resource_groups.fn, target, bu.landing_zone_resource_groups)
     if unseen := subscription.result():
         raise RuntimeError("; ".join(unseen))
     problems = list(network.result())
@@ -145,10 +148,12 @@ def validate(target: Target, bu: BusinessUnit, pool: ThreadPoolExecutor) -> list
         accounts.append(found)
     if problems:
         raise RuntimeError("; ".join(problems))
-    return accounts
+    return Inspection(accounts=accounts, resource_groups=groups.result())
 
 
-def start_landing_zone(target: Target, bu: BusinessUnit, accounts: list[AccountFacts], graph: Graph) -> LandingZone:
+def start_landing_zone(
+    target: Target, bu: BusinessUnit, inspection: Inspection, accounts: list[AccountFacts], graph: Graph
+) -> LandingZone:
     """Every write of the landing zone, in graph order (flows.private_link.create_vault_side and
     prepare_storage_accounts)."""
     from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group
@@ -158,17 +163,22 @@ def start_landing_zone(target: Target, bu: BusinessUnit, accounts: list[AccountF
 
     groups = {
         name: graph.node(ensure_resource_group.fn, target, name, bu.region, bu.tags, False)
-        for name in dict.fromkeys([bu.resource_group, bu.dns_zone_resource_group])
+        for name in bu.landing_zone_resource_groups
+        if name not in inspection.resource_groups
     }
+
+    def after_group(name: str) -> list[Future]:
+        return [groups[name]] if name in groups else []
+
     vault = graph.node(
         ensure_vault.fn, target, bu.resource_group, bu.vault_name, bu.region, bu.tags, False,
-        after=[groups[bu.resource_group]],
+        after=after_group(bu.resource_group),
     )  # fmt: skip
 
     def zone(name: str) -> Future:
         return graph.node(
             ensure_private_dns_zone.fn, target, resource_group=bu.dns_zone_resource_group, zone=name,
-            vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags, dry_run=False, after=[groups[bu.dns_zone_resource_group]],
+            vnet_ids=bu.zone_link_vnet_ids, tags=bu.tags, dry_run=False, after=after_group(bu.dns_zone_resource_group),
         )  # fmt: skip
 
     asr_zone = zone(ASR_ZONE)
@@ -183,7 +193,7 @@ def start_landing_zone(target: Target, bu: BusinessUnit, accounts: list[AccountF
     for account in accounts:
         endpoint = graph.node(
             ensure_private_endpoint.fn, target, **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID),
-            dry_run=False, after=[groups[bu.resource_group]],
+            dry_run=False, after=after_group(bu.resource_group),
         )  # fmt: skip
         lz.accounts[account.name] = {
             "roles": graph.node(
@@ -281,8 +291,9 @@ def run_landing_zone(target: Target, bu: BusinessUnit, workers: int = 64) -> Lan
     nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
     with disable_run_logger(), ThreadPoolExecutor(max_workers=workers) as pool:
         graph = Graph(pool)
-        accounts = validate(target, bu, pool)
-        lz = start_landing_zone(target, bu, accounts, graph)
+        inspection = validate(target, bu, pool)
+        accounts = inspection.accounts
+        lz = start_landing_zone(target, bu, inspection, accounts, graph)
         vault_check = dns_check(bu, graph, lz.vault_endpoint, lz.vault_zone_group, nameservers, "vault")
         blob_checks = {
             name: dns_check(bu, graph, side["endpoint"], side["zone_group"], nameservers, f"storage account {name}")

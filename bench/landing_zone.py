@@ -114,16 +114,28 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
             )
         )
         validated.append(name)
-    for group in dict.fromkeys([bu.resource_group, bu.dns_zone_resource_group]):
-        calls = [("GET", "Microsoft.Resources/resourceGroups", False)]
-        if group.lower() not in existing_groups:
-            calls.append(("PUT", "Microsoft.Resources/resourceGroups", False))
-        model.add(Node(f"resource group {group}", validated, calls))
-    vault_group, dns_group = f"resource group {bu.resource_group}", f"resource group {bu.dns_zone_resource_group}"
+    groups = bu.landing_zone_resource_groups
+    model.add(
+        Node("validate: resource groups", [], [("GET", "Microsoft.Resources/resourceGroups", False)] * len(groups))
+    )
+    validated.append("validate: resource groups")
+
+    def after_group(group: str) -> list[str]:
+        """A write into `group` waits for validation, and for the group's creation when validation
+        did not find it (flows.private_link.create_vault_side)."""
+        return validated + ([f"resource group {group}"] if group.lower() not in existing_groups else [])
+
+    for group in groups:
+        if group.lower() not in existing_groups:  # ensure_resource_group: is it there yet, then create
+            calls = [
+                ("GET", "Microsoft.Resources/resourceGroups", False),
+                ("PUT", "Microsoft.Resources/resourceGroups", False),
+            ]
+            model.add(Node(f"resource group {group}", validated, calls))
     model.add(
         Node(
             "vault",
-            [vault_group],
+            after_group(bu.resource_group),
             [("GET", "Microsoft.RecoveryServices/vaults", False), ("PUT", "Microsoft.RecoveryServices/vaults", True)],
         )
     )
@@ -139,7 +151,7 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
             ("GET", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", False),
             ("PUT", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", True),
         ] * links
-        model.add(Node(zone, [dns_group], calls))
+        model.add(Node(zone, after_group(bu.dns_zone_resource_group), calls))
     endpoint = [
         ("GET", "Microsoft.Network/privateEndpoints", False),
         ("PUT", "Microsoft.Network/privateEndpoints", True),
@@ -177,7 +189,7 @@ def landing_zone_model(scenario: Any, bu: Any) -> Model:
                 ("PATCH", "Microsoft.Storage/storageAccounts", False),
             ]
         model.add(Node(f"{ref.name}: trusted services", validated, trusted))
-        model.add(Node(f"{ref.name}: endpoint", [vault_group], endpoint))
+        model.add(Node(f"{ref.name}: endpoint", after_group(bu.resource_group), endpoint))
         model.add(Node(f"{ref.name}: zone group", [f"{ref.name}: endpoint", "blob zone"], group_calls))
         model.add(Node(f"{ref.name}: DNS", [f"{ref.name}: zone group"], []))
     return model

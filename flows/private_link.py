@@ -23,7 +23,7 @@ from pydantic import Field
 from plmigrate.approval import ResumeRecord, WaitMode, wait_mode, waiting_line
 from plmigrate.azure import DEFAULT_SANDBOX_INFO, Target, resolve_target
 from plmigrate.errors import InputError, StepFailed
-from plmigrate.facts import EndpointFacts, RoleGrant, VaultFacts
+from plmigrate.facts import EndpointFacts, Inspection, RoleGrant, VaultFacts
 from plmigrate.form import APPROVED_BY_HELP, BUSINESS_UNIT_HELP, DRY_RUN_HELP, NOTE_HELP, TARGET_HELP, resume_help
 from plmigrate.model import ApprovalPolicy, BusinessUnit, load_business_unit
 from plmigrate.naming import arm_id
@@ -56,7 +56,7 @@ from tasks.approval import (
     self_approve_connection,
 )
 from tasks.dns import verify_dns
-from tasks.inspect import inspect_network, inspect_storage_account, inspect_subscription
+from tasks.inspect import inspect_network, inspect_resource_groups, inspect_storage_account, inspect_subscription
 from tasks.network import ensure_private_dns_zone, ensure_private_endpoint, ensure_zone_group, read_private_endpoint
 from tasks.reporting import failure_published, publish_markdown
 from tasks.retrying import run_deadline
@@ -84,13 +84,15 @@ class ConnectionApproval(RunInput):
     note: str = Field(default="", title="Note", description=NOTE_HELP)
 
 
-def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts]:
+def validate_landing_zone(target: Target, bu: BusinessUnit) -> Inspection:
     """Every read-only check, all problems at once, before the first write. The reads go out
     together (one round trip on the critical path, not two); a subscription the credential cannot
-    see is the one problem reported, as nothing else could be read meaningfully."""
+    see is the one problem reported, as nothing else could be read meaningfully. The resource
+    groups are read with them, so that the writes into an existing group start at once."""
     subscription = inspect_subscription.submit(target, bu.subscription_id, bu.tenant_id)
     network = inspect_network.submit(target, bu)
     storage = inspect_storage_account.map(unmapped(target), bu.storage_accounts)
+    groups = inspect_resource_groups.submit(target, bu.landing_zone_resource_groups)
     if unseen := subscription.result():
         raise InputError(unseen, source=f"business unit {bu.name}")
     inspected = storage.result()
@@ -104,14 +106,14 @@ def validate_landing_zone(target: Target, bu: BusinessUnit) -> list[AccountFacts
         facts.append(found)
     if problems:
         raise InputError(problems, source=f"business unit {bu.name}")
-    return facts
+    return Inspection(accounts=facts, resource_groups=groups.result())
 
 
 @dataclass
 class VaultSide:
     """Step 1 under way: every write of the vault side, each submitted to start as soon as what it
     needs exists (vault → its endpoint → the endpoint's zone group; the zone with its links at
-    once), and the resource groups the other writes wait for."""
+    once), and the resource groups being created, which the other writes wait for."""
 
     groups: dict[str, PrefectFuture[str]]
     vault: PrefectFuture[VaultFacts]
@@ -130,15 +132,28 @@ class VaultSide:
         return vault, endpoint, zone
 
 
-def create_vault_side(target: Target, bu: BusinessUnit, dry_run: bool) -> VaultSide:
-    """Step 1: vault with identity, its Site Recovery endpoint, the zone and the zone group.
-    Nothing is waited for here: the caller settles the futures (VaultSide.settle)."""
+def _after_group(groups: dict[str, PrefectFuture[str]], name: str) -> list[PrefectFuture[str]]:
+    """What a write into resource group `name` waits for: its creation, when it did not exist."""
+    return [groups[name]] if name in groups else []
+
+
+def create_vault_side(target: Target, bu: BusinessUnit, inspection: Inspection, dry_run: bool) -> VaultSide:
+    """Step 1: the missing resource groups, vault with identity, its Site Recovery endpoint, the
+    zone and the zone group. Nothing is waited for here: the caller settles the futures
+    (VaultSide.settle)."""
     groups = {
         name: ensure_resource_group.submit(target, name, bu.region, bu.tags, dry_run)
-        for name in dict.fromkeys([bu.resource_group, bu.dns_zone_resource_group])
+        for name in bu.landing_zone_resource_groups
+        if name not in inspection.resource_groups
     }
     vault = ensure_vault.submit(
-        target, bu.resource_group, bu.vault_name, bu.region, bu.tags, dry_run, wait_for=[groups[bu.resource_group]]
+        target,
+        bu.resource_group,
+        bu.vault_name,
+        bu.region,
+        bu.tags,
+        dry_run,
+        wait_for=_after_group(groups, bu.resource_group),
     )
     zone = _ensure_zone(target, bu, ASR_ZONE, groups, dry_run)
     # The endpoint targets the vault by its ARM ID, which its name determines; it starts once the
@@ -161,7 +176,7 @@ def _ensure_zone(
         vnet_ids=bu.zone_link_vnet_ids,
         tags=bu.tags,
         dry_run=dry_run,
-        wait_for=[groups[bu.dns_zone_resource_group]],
+        wait_for=_after_group(groups, bu.dns_zone_resource_group),
     )
 
 
@@ -213,7 +228,7 @@ def prepare_storage_accounts(
     target: Target, bu: BusinessUnit, accounts: list[AccountFacts], vault_side: VaultSide, dry_run: bool
 ) -> StorageSide:
     """Steps 3-4 for the accounts given, all submitted at once; the caller settles them."""
-    endpoint_group = vault_side.groups[bu.resource_group]  # endpoints live beside the vault
+    endpoint_group = _after_group(vault_side.groups, bu.resource_group)  # endpoints live beside the vault
     zone = _ensure_zone(target, bu, BLOB_ZONE, vault_side.groups, dry_run)
     sides: dict[str, AccountSide] = {}
     for account in accounts:
@@ -227,7 +242,7 @@ def prepare_storage_accounts(
             target,
             **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID),
             dry_run=dry_run,
-            wait_for=[endpoint_group],
+            wait_for=endpoint_group,
         )
         zone_group = ensure_zone_group.submit(target, opaque(endpoint), [opaque(zone)], dry_run)
         sides[account.name] = AccountSide(account, roles, trusted, endpoint, zone_group)
@@ -411,9 +426,10 @@ def prepare_landing_zone(target: Target, bu: BusinessUnit, dry_run: bool = False
     vault endpoint → zone group → DNS (docs/performance.md). A dry run reads everything, writes
     nothing, and reports what a real run would create or change."""
     nameservers = sorted({ns for a in bu.appliances for ns in target.appliance_nameservers(a.endpoints())})
-    accounts = validate_landing_zone(target, bu)
+    inspection = validate_landing_zone(target, bu)
+    accounts = inspection.accounts
     # 1. Create resources (vault side)
-    vault_side = create_vault_side(target, bu, dry_run)
+    vault_side = create_vault_side(target, bu, inspection, dry_run)
     # 2. Verify DNS from the appliance's vantage point, once the vault's records exist
     vault_check = (
         None

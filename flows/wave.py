@@ -172,7 +172,8 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
         name: target.appliance_nameservers(bu.appliance(name).endpoints())
         for name in sorted({s.appliance for s in servers})
     }
-    accounts = {a.name: a for a in validate_landing_zone(target, bu)}
+    inspection = validate_landing_zone(target, bu)
+    accounts = {a.name: a for a in inspection.accounts}
     choices = choose_cache_accounts(servers, accounts, bu)
     needed = [accounts[name] for name in accounts_needed(servers, choices)]
     logger.info(
@@ -185,7 +186,7 @@ def run_wave(target: Target, bu: BusinessUnit, wave: str, servers: list[Server],
 
     # The landing zone once and each account the wave needs once, every write starting as soon
     # as what it needs exists; DNS as each appliance of the wave sees it, once the records exist.
-    vault_side = create_vault_side(target, bu, dry_run)
+    vault_side = create_vault_side(target, bu, inspection, dry_run)
     storage = prepare_storage_accounts(target, bu, needed, vault_side, dry_run)
     checks = {} if dry_run else check_dns_per_appliance(bu, nameservers, vault_side, storage)
     vault, vault_endpoint, _ = vault_side.settle()

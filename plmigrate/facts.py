@@ -3,7 +3,11 @@ up in reports. Tasks build these from SDK models; rules and flows only ever see 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
+
+from plmigrate.rules import AccountFacts
 
 
 class VaultFacts(BaseModel):
@@ -67,3 +71,12 @@ class ZoneId(str):
 
     def __reduce__(self) -> tuple[type[ZoneId], tuple[str, bool]]:  # keep the mark through pickling
         return (ZoneId, (str(self), self.written))
+
+
+@dataclass
+class Inspection:
+    """What the read-only checks before the first write found: the storage accounts' facts, and
+    those of the landing zone's resource groups that exist (name -> ARM ID)."""
+
+    accounts: list[AccountFacts]
+    resource_groups: dict[str, str]

@@ -620,6 +620,12 @@ class BusinessUnit(_Section):
     # -- derived values the tasks use ----------------------------------------------------------------------------------
 
     @property
+    def landing_zone_resource_groups(self) -> list[str]:
+        """The resource groups step 1 writes into, each once: the vault's (and its endpoints'),
+        the DNS zones'."""
+        return list(dict.fromkeys([self.resource_group, self.dns_zone_resource_group]))
+
+    @property
     def vault_id(self) -> str:
         """The Recovery Services vault's ARM ID."""
         return (

@@ -95,3 +95,21 @@ def inspect_network(target: Target, business_unit: BusinessUnit) -> list[str]:
                 "exist — fix the name or remove the link"
             )
     return problems
+
+
+@task(name="inspect-resource-groups", cache_policy=NO_CACHE, **ARM_RETRIES)
+def inspect_resource_groups(target: Target, names: list[str]) -> dict[str, str]:
+    """The ARM IDs of those of `names` that exist. Step 1 creates the others; what goes into an
+    existing group starts without waiting for a task of its own (an existing group is left as it
+    is: its tags are its owner's)."""
+    az = clients(target)
+    logger = get_run_logger()
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            found[name] = az.resources.resource_groups.get(name).id
+        except ResourceNotFoundError:
+            logger.info("Resource group %s does not exist yet: step 1 creates it", name)
+            continue
+        logger.info("Resource group %s already exists", found[name])
+    return found

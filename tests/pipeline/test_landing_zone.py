@@ -57,6 +57,30 @@ def test_full_pipeline_then_a_rerun_makes_zero_writes(world, business_unit, tmp_
     assert all({"ensure-private-endpoint", "ensure-private-dns-zone"} <= up for up in inputs["ensure-zone-group"])
     assert all("ensure-private-endpoint" in up for up in inputs["verify-dns"])
     assert all("ensure-vault" in up for up in inputs["grant-vault-roles"])
+    # The resource groups exist: validation read them, and nothing waited for a task of their own.
+    assert "ensure-resource-group" not in inputs and "inspect-resource-groups" in inputs
+
+
+def test_missing_resource_groups_are_created_first_with_the_business_units_tags(
+    world, business_unit, tmp_path: Path
+) -> None:
+    # The vault, the zones and the endpoints go into groups that do not exist yet: each waits for
+    # its group's creation (ARM answers ResourceGroupNotFound to a write into a missing group).
+    box = world(all_approvable(default_scenario()))
+    target = info_file(box, tmp_path)
+    bu = business_unit(resource_group="rg-migrate-new", dns_zone_resource_group="rg-dns-new")
+    report = private_link_landing_zone(str(bu), target)
+
+    sub = box.info.subscription_id
+    for name in ("rg-migrate-new", "rg-dns-new"):
+        group = box.world.get(f"/subscriptions/{sub}/resourceGroups/{name}")
+        assert group is not None and group["tags"]["managed-by"] == "plmigrate"
+    assert report.vault.id.lower().startswith(f"/subscriptions/{sub}/resourcegroups/rg-migrate-new/")
+    assert all(z.lower().startswith(f"/subscriptions/{sub}/resourcegroups/rg-dns-new/") for z in report.zones)
+    assert all("/resourcegroups/rg-migrate-new/" in a.endpoint.id.lower() for a in report.accounts)
+    first = writes(box)
+    private_link_landing_zone(str(bu), target)
+    assert writes(box) == first, "a re-run wrote to ARM"
 
 
 def upstream_of(flow_run_id, expected: dict[str, int], timeout: float = 60) -> dict[str, list[set[str]]]:
