@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ from bench.common import (
     PrefectServer,
     after_final_state,
     import_lazy_modules,
+    in_fresh_process,
     load_average,
     median_min_max,
     redirect_output,
@@ -58,6 +57,7 @@ from bench.common import (
     split_times,
     spread,
     start_sandbox,
+    warm_up,
 )
 
 # -- the critical path ---------------------------------------------------------------------------
@@ -347,11 +347,6 @@ def script_phase(scenario: str, rerun: bool, work: str) -> dict[str, Any]:
         sandbox.stop()
 
 
-def _fresh(fn: Any, *args: Any) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, *args).result()
-
-
 # -- the report ------------------------------------------------------------------------------------
 
 
@@ -424,14 +419,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = PrefectServer(work).start()
     print(f"bench: Prefect server up in {server.start_seconds:.1f} s (excluded from every timing)", file=sys.stderr)
+    warmed = warm_up(server, work)
+    print(f"bench: the server's first flow run (untimed warm-up) took {warmed:.1f} s", file=sys.stderr)
     results: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     try:
         for label, world, rerun in (("fresh", "bench", False), ("converged re-run", "bench", True),
                                     ("zero latency, fresh", "zero-latency", False)):  # fmt: skip
             flows, scripts = [], []
             for i in range(args.runs):
-                flows.append(_fresh(flow_phase, server.api_url, server.env(), world, rerun, str(work)))
-                scripts.append(_fresh(script_phase, world, rerun, str(work)))
+                flows.append(in_fresh_process(flow_phase, server.api_url, server.env(), world, rerun, str(work)))
+                scripts.append(in_fresh_process(script_phase, world, rerun, str(work)))
                 print(
                     f"bench: {label} run {i + 1}: flow {flows[-1]['wall_seconds']:.2f} s, "
                     f"script {scripts[-1]['wall_seconds']:.2f} s (load {flows[-1]['load']:.1f})",

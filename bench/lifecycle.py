@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from bench.common import (
     WAVE,
     PrefectServer,
     import_lazy_modules,
+    in_fresh_process,
     load_average,
     median_min_max,
     mib,
@@ -288,11 +288,6 @@ def bare_phase(work_dir: str, n: int) -> dict[str, Any]:
     }
 
 
-def _fresh(fn: Any, *args: Any) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, *args).result()
-
-
 def _med(runs: list[dict[str, Any]], key: str, digits: int = 1, unit: str = "") -> str:
     if not runs:
         return "—"
@@ -322,10 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     flows, bares = [], []
     try:
         for i in range(args.runs):
-            flows.append(_fresh(flow_phase, str(work), args.servers, env))
+            flows.append(in_fresh_process(flow_phase, str(work), args.servers, env))
             print(f"run {i + 1} flow: {flows[-1]}", flush=True)
             if not args.skip_baseline:
-                bares.append(_fresh(bare_phase, str(work), args.servers))
+                bares.append(in_fresh_process(bare_phase, str(work), args.servers))
                 print(f"run {i + 1} bare: {bares[-1]}", flush=True)
     finally:
         server.stop()

@@ -31,14 +31,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +52,7 @@ from bench.common import (
     after_final_state,
     grep_dropped,
     import_lazy_modules,
+    in_fresh_process,
     load_average,
     median_min_max,
     mib,
@@ -62,6 +61,7 @@ from bench.common import (
     split_times,
     spread,
     start_sandbox,
+    warm_up,
     write_inventory,
 )
 
@@ -279,11 +279,6 @@ def baseline_phase(bu_file: str, inventory: str, work: str, scenario: str, rerun
     }
 
 
-def _in_fresh_process(fn: Any, *args: Any) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, *args).result()
-
-
 def _col(runs: list[dict[str, Any]], key: str) -> list[float]:
     return [float(r[key]) for r in runs]
 
@@ -391,12 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = PrefectServer(work).start()
     print(f"bench: Prefect server up in {server.start_seconds:.1f} s (excluded from every timing)", file=sys.stderr)
+    warmed = warm_up(server, work)
+    print(f"bench: the server's first flow run (untimed warm-up) took {warmed:.1f} s", file=sys.stderr)
     waves: list[dict[str, Any]] = []
     bases: list[dict[str, Any]] = []
     try:
         for i in range(args.runs):
             waves.append(
-                _in_fresh_process(
+                in_fresh_process(
                     wave_phase,
                     server.api_url,
                     server.env(),
@@ -410,9 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             message = f"bench: run {i + 1}: wave {waves[-1]['wall_seconds']:.2f} s"
             if not args.skip_baseline:
                 bases.append(
-                    _in_fresh_process(
-                        baseline_phase, str(bu_file), str(inventory), str(work), args.scenario, args.rerun
-                    )
+                    in_fresh_process(baseline_phase, str(bu_file), str(inventory), str(work), args.scenario, args.rerun)
                 )
                 message += f", baseline {bases[-1]['wall_seconds']:.2f} s"
             print(message + f" (load {waves[-1]['load']:.1f})", file=sys.stderr)
