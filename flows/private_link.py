@@ -228,7 +228,7 @@ def prepare_storage_accounts(
     target: Target, bu: BusinessUnit, accounts: list[AccountFacts], vault_side: VaultSide, dry_run: bool
 ) -> StorageSide:
     """Steps 3-4 for the accounts given, all submitted at once; the caller settles them."""
-    endpoint_group = _after_group(vault_side.groups, bu.resource_group)  # endpoints live beside the vault
+    after_endpoint_group = _after_group(vault_side.groups, bu.resource_group)  # endpoints live beside the vault
     zone = _ensure_zone(target, bu, BLOB_ZONE, vault_side.groups, dry_run)
     sides: dict[str, AccountSide] = {}
     for account in accounts:
@@ -242,7 +242,7 @@ def prepare_storage_accounts(
             target,
             **bu.private_endpoint(account.name, account.id, BLOB_GROUP_ID),
             dry_run=dry_run,
-            wait_for=endpoint_group,
+            wait_for=after_endpoint_group,
         )
         zone_group = ensure_zone_group.submit(target, opaque(endpoint), [opaque(zone)], dry_run)
         sides[account.name] = AccountSide(account, roles, trusted, endpoint, zone_group)
