@@ -248,7 +248,8 @@ class World:
             self.call_window = (min(first, self.call_window[0]), now) if self.call_window else (first, now)
 
     def arrive(self) -> None:
-        """An ARM request arrived; `count_calls` ends it."""
+        """An ARM request arrived; `count_calls` ends it. (A request the sandbox itself crashes on,
+        which drops the connection unanswered, is never ended: it stays counted in flight.)"""
         with self.lock:
             self.in_flight_calls += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight_calls)
