@@ -76,7 +76,7 @@ class ZoneId(str):
 @dataclass
 class Inspection:
     """What the read-only checks before the first write found: the storage accounts' facts, and
-    those of the landing zone's resource groups that exist (name -> ARM ID)."""
+    the names of those of the landing zone's resource groups that exist."""
 
     accounts: list[AccountFacts]
-    resource_groups: dict[str, str]
+    resource_groups: frozenset[str]

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from plmigrate.azure import Target, clients, rest
 from plmigrate.model import BusinessUnit, StorageAccountRef
 from plmigrate.rules import AccountFacts
+from tasks.replication import read_resource_group
 from tasks.retrying import ARM_RETRIES
 
 
@@ -98,18 +99,15 @@ def inspect_network(target: Target, business_unit: BusinessUnit) -> list[str]:
 
 
 @task(name="inspect-resource-groups", cache_policy=NO_CACHE, **ARM_RETRIES)
-def inspect_resource_groups(target: Target, names: list[str]) -> dict[str, str]:
-    """The ARM IDs of those of `names` that exist. Step 1 creates the others; what goes into an
-    existing group starts without waiting for a task of its own (an existing group is left as it
-    is: its tags are its owner's)."""
-    az = clients(target)
+def inspect_resource_groups(target: Target, names: list[str]) -> frozenset[str]:
+    """Those of `names` that exist. Step 1 creates the others; what goes into an existing group
+    starts without waiting for a task of its own (an existing group is left as it is: its tags are
+    its owner's)."""
     logger = get_run_logger()
-    found: dict[str, str] = {}
+    found = frozenset(name for name in names if read_resource_group(target, name))
     for name in names:
-        try:
-            found[name] = az.resources.resource_groups.get(name).id
-        except ResourceNotFoundError:
+        if name in found:
+            logger.info("Resource group %s already exists", name)
+        else:
             logger.info("Resource group %s does not exist yet: step 1 creates it", name)
-            continue
-        logger.info("Resource group %s already exists", found[name])
     return found
